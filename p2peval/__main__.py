@@ -1,0 +1,5 @@
+import sys
+
+from p2peval.cli import main
+
+sys.exit(main())

@@ -1,0 +1,122 @@
+"""Image reading and writing with strict, explained checks.
+
+Every reader returns exactly what the protocol needs (uint8 RGB, or uint8 label maps) and refuses
+anything it cannot convert losslessly, with one line naming the file (``InputError``).
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from p2peval.errors import InputError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+
+
+def _png_bit_depth(path: Path) -> int | None:
+    """Bit depth from a PNG's IHDR (byte 24), or None if not a PNG."""
+    with open(path, "rb") as f:
+        head = f.read(26)
+    if head[:8] != b"\x89PNG\r\n\x1a\n" or len(head) < 26:
+        return None
+    return head[24]
+
+
+def _open(path: Path) -> Image.Image:
+    if not path.exists():
+        raise InputError("no such file", path)
+    try:
+        img = Image.open(path)
+        img.load()  # decode fully now: truncated files fail here, not later
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+        raise InputError(f"unreadable or truncated image ({str(e).splitlines()[0][:100]})", path) from None
+    return img
+
+
+def read_rgb(path: str | Path) -> np.ndarray:
+    """Read an image as (H, W, 3) uint8 RGB.
+
+    Grayscale, palette, bilevel and opaque RGBA/LA images are converted (lossless); RGBA with
+    transparency, 16-bit colour, float and CMYK images are refused. 16-bit grayscale is accepted
+    only when every value is an exact 8-bit value scaled by 257.
+    """
+    path = Path(path)
+    img = _open(path)
+    depth = _png_bit_depth(path)
+    mode = img.mode
+    if depth == 16 and mode in ("RGB", "RGBA"):
+        raise InputError("16-bit colour PNG; results must be 8-bit RGB (convert without rescaling "
+                         "the value range)", path)
+    if mode == "RGB":
+        return np.asarray(img, dtype=np.uint8)
+    if mode in ("L", "1", "P"):
+        if mode == "P" and "transparency" in img.info:
+            rgba = np.asarray(img.convert("RGBA"))
+            if (rgba[..., 3] != 255).any():
+                raise InputError("palette image with transparent pixels; expected opaque RGB", path)
+            return np.ascontiguousarray(rgba[..., :3])
+        return np.asarray(img.convert("RGB"), dtype=np.uint8)
+    if mode in ("RGBA", "LA"):
+        arr = np.asarray(img)
+        if (arr[..., -1] != 255).any():
+            raise InputError(f"{mode} image with transparent pixels; expected opaque RGB", path)
+        return np.asarray(img.convert("RGB"), dtype=np.uint8)
+    if mode in ("I;16", "I;16B", "I;16L", "I") and depth == 16:
+        arr = np.asarray(img).astype(np.int64)
+        if (arr % 257 != 0).any():
+            raise InputError("16-bit grayscale image whose values are not exact 8-bit values; "
+                             "refusing a lossy conversion", path)
+        g = (arr // 257).astype(np.uint8)
+        return np.repeat(g[..., None], 3, axis=2)
+    raise InputError(f"unsupported image mode {mode!r}; expected 8-bit RGB", path)
+
+
+def read_label(path: str | Path) -> np.ndarray:
+    """Read a single-channel label image (uint8 ids) as (H, W) uint8; palette indices are kept."""
+    path = Path(path)
+    img = _open(path)
+    if img.mode in ("L", "P"):
+        return np.asarray(img, dtype=np.uint8)
+    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
+        arr = np.asarray(img)
+        if arr.max(initial=0) > 255 or arr.min(initial=0) < 0:
+            raise InputError("label image has values outside 0..255", path)
+        return arr.astype(np.uint8)
+    raise InputError(f"label image has mode {img.mode!r}; expected single-channel 8-bit ids", path)
+
+
+def is_jpeg(path: str | Path) -> bool:
+    with open(path, "rb") as f:
+        return f.read(3) == b"\xff\xd8\xff"
+
+
+def write_png(path: str | Path, array: np.ndarray) -> Path:
+    """Write uint8 (H, W) or (H, W, 3) as PNG atomically (temp file + rename), no metadata."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}.png")
+    Image.fromarray(np.ascontiguousarray(array)).save(tmp, format="PNG", compress_level=1)
+    os.replace(tmp, path)
+    return path
+
+
+def list_images(folder: str | Path, suffixes=IMAGE_SUFFIXES) -> list[Path]:
+    """Sorted image files directly in ``folder``; refuses a missing folder."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError("no such folder", folder)
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in suffixes
+                  and not p.name.startswith("."))
+
+
+def pil_bilinear_resize(rgb: np.ndarray, size_hw: tuple[int, int]) -> np.ndarray:
+    """Resize uint8 RGB with PIL's bilinear filter, as ``scipy.misc.imresize`` did (uint8 out)."""
+    h, w = size_hw
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return np.asarray(Image.fromarray(rgb).resize((w, h), Image.BILINEAR), dtype=np.uint8)

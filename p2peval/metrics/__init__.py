@@ -1,0 +1,1 @@
+"""Metrics: streaming confusion matrices, colour histograms, bootstrap statistics."""

@@ -1,0 +1,1 @@
+"""Scorers: segmentation networks that read generated photos (FCN-8s and others)."""
