@@ -1,0 +1,362 @@
+"""Scorer training, checkpoints, resume, and the scorer commands."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from p2peval.cli import main
+from p2peval.labels import LABELS
+from scorer_data import make_cityscapes
+
+ROOT = Path(__file__).resolve().parents[1]
+MEAN_BGR = np.array([72.78044, 83.21195, 73.45286], np.float32)
+
+
+@pytest.fixture(scope="module")
+def cs(tmp_path_factory) -> Path:
+    return make_cityscapes(tmp_path_factory.mktemp("cs") / "cityscapes", n_train=4, n_val=2)
+
+
+def run_cli(*argv, capsys):
+    rc = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def assert_one_line_error(rc, err, *needles):
+    assert rc == 2, err
+    lines = [l for l in err.strip().splitlines() if l]
+    assert len(lines) == 1 and lines[0].startswith("p2peval: error:"), err
+    assert "Traceback" not in err
+    for n in needles:
+        assert str(n) in lines[0], (n, lines[0])
+
+
+# -- training inputs ---------------------------------------------------------------------------
+
+def test_training_input_is_downsampled_then_upsampled_photo(cs):
+    """Input = photo -> 256x256 (PIL bicubic) -> label size (PIL bilinear) -> BGR - mean;
+    target = train ids of the full-resolution label."""
+    from p2peval.cityscapes import list_frames
+    from p2peval.protocols import get_protocol
+    from p2peval.scorers.data import Augment, ScorerTrainingSet
+
+    frames = list_frames(cs, "train")
+    ds = ScorerTrainingSet(frames, get_protocol("pix2pix"))
+    x, y = ds.item(1)
+    photo = Image.open(frames[1].image).convert("RGB")
+    raw = np.asarray(Image.open(frames[1].label_ids))
+    h, w = raw.shape
+    small = photo.resize((256, 256), Image.BICUBIC)
+    back = np.asarray(small.resize((w, h), Image.BILINEAR), np.float32)
+    expected = (back[:, :, ::-1] - MEAN_BGR).transpose(2, 0, 1)
+    np.testing.assert_array_equal(x.numpy(), expected)
+    lut = np.full(256, 255, np.int64)
+    for lab in LABELS:
+        lut[lab.id] = lab.train_id
+    np.testing.assert_array_equal(y.numpy(), lut[raw])
+    assert y.dtype == torch.int64 and set(np.unique(y.numpy())) <= set(range(19)) | {255}
+    # Mirror and crop apply to input and target alike.
+    xm, ym = ds.item(1, Augment(crop=(3, 5, 16, 20), mirror=True))
+    np.testing.assert_array_equal(xm.numpy(), expected[:, 3:19, 5:25][:, :, ::-1])
+    np.testing.assert_array_equal(ym.numpy(), lut[raw][3:19, 5:25][:, ::-1])
+
+
+def test_missing_photo_is_refused(tmp_path, capsys):
+    root = make_cityscapes(tmp_path / "cs", n_train=2, n_val=1)
+    victim = sorted((root / "leftImg8bit" / "train").rglob("*.png"))[0]
+    victim.unlink()
+    rc, _, err = run_cli("scorer", "train", "--data", root, "--arch", "fcn8s-tiny", "--out",
+                         tmp_path / "s.pt", "--steps", "1", capsys=capsys)
+    assert_one_line_error(rc, err, victim, "missing")
+    assert not (tmp_path / "s.pt").exists()
+
+
+# -- training, checkpoints, resume -----------------------------------------------------------
+
+def _sha256_recipe(state: dict) -> str:
+    """The documented weights hash: sorted names, 'name|dtype|shape' line, raw bytes."""
+    h = hashlib.sha256()
+    for name in sorted(state):
+        t = state[name].contiguous()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}\n".encode())
+        h.update(t.numpy().tobytes())
+    return h.hexdigest()
+
+
+def test_train_writes_verified_checkpoint_with_metadata(cs, tmp_path):
+    from p2peval.scorers.checkpoint import load_scorer, read_checkpoint
+    from p2peval.scorers.train import train_scorer
+
+    out = tmp_path / "s.pt"
+    meta = train_scorer(cs, arch="fcn8s-tiny", out=out, steps=3, batch_size=2, save_every=2,
+                        show_progress=False)
+    ckpt = read_checkpoint(out)
+    assert ckpt["arch"] == "fcn8s-tiny" and ckpt["protocol"] == "pix2pix"
+    assert ckpt["config"]["widths"] == [4, 8, 16, 32, 32] and ckpt["num_outputs"] == 20
+    assert len(ckpt["classes"]) == 19 and ckpt["classes"][0] == "road"
+    assert ckpt["weights_sha256"] == _sha256_recipe(ckpt["state_dict"]) == meta["weights_sha256"]
+    tr = ckpt["training"]
+    assert tr["step"] == tr["total_steps"] == 3 and tr["finished"]
+    assert tr["config"]["batch_size"] == 2 and tr["config"]["seed"] == 0
+    assert len(tr["validation"]) == 1  # 4 frames, batch 2: one epoch ends at step 2
+    model, m = load_scorer(out, arch="fcn8s-tiny")
+    assert not model.training
+    with torch.no_grad():
+        assert model(torch.zeros(1, 3, 32, 64)).shape == (1, 20, 32, 64)
+
+
+def test_resume_reaches_same_weights(cs, tmp_path, monkeypatch):
+    """4 steps in one go == 2 steps, killed, then resumed for the rest (exactly, on CPU)."""
+    from p2peval.scorers import train as train_mod
+
+    kw = dict(arch="fcn8s-tiny", steps=4, batch_size=1, save_every=1, crop=(24, 48),
+              show_progress=False)
+    full = train_mod.train_scorer(cs, out=tmp_path / "full.pt", **kw)
+
+    real_lr = train_mod.learning_rate
+
+    def killed_at_step_2(cfg, step, total):
+        if step == 2:
+            raise KeyboardInterrupt
+        return real_lr(cfg, step, total)
+
+    monkeypatch.setattr(train_mod, "learning_rate", killed_at_step_2)
+    with pytest.raises(KeyboardInterrupt):
+        train_mod.train_scorer(cs, out=tmp_path / "cut.pt", **kw)
+    state = torch.load(tmp_path / "cut.state.pt", weights_only=True)
+    assert state["step"] == 2
+    monkeypatch.setattr(train_mod, "learning_rate", real_lr)
+    resumed = train_mod.train_scorer(cs, out=tmp_path / "cut.pt", **kw)
+    a = torch.load(tmp_path / "full.pt", weights_only=True)["state_dict"]
+    b = torch.load(tmp_path / "cut.pt", weights_only=True)["state_dict"]
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    assert full["weights_sha256"] == resumed["weights_sha256"]
+    assert resumed["training"]["step"] == 4
+    # A run without resume from scratch differs from the 2-step state (training did happen).
+    assert not torch.equal(state["model"]["score_fr.weight"], b["score_fr.weight"])
+
+
+def test_resume_with_other_settings_is_refused(cs, tmp_path, capsys):
+    out = tmp_path / "s.pt"
+    base = ["scorer", "train", "--data", cs, "--arch", "fcn8s-tiny", "--out", out, "--steps", "1",
+            "--quiet"]
+    rc, _, err = run_cli(*base, capsys=capsys)
+    assert rc == 0, err
+    before = out.read_bytes()
+    rc, _, err = run_cli(*base[:-1], "--lr", "0.01", "--quiet", capsys=capsys)
+    assert_one_line_error(rc, err, "s.state.pt", "lr", "--no-resume")
+    assert out.read_bytes() == before  # nothing written is lost
+    # A finished run is not trained again.
+    rc, out_text, err = run_cli(*base[:-1], capsys=capsys)
+    assert rc == 0 and "already trained" in out_text
+    assert out.read_bytes() == before
+    # More steps continue from the saved state.
+    rc, _, err = run_cli(*base[:-3], "--steps", "2", "--quiet", capsys=capsys)
+    assert rc == 0, err
+    assert torch.load(out, weights_only=True)["training"]["step"] == 2
+
+
+def test_small_fcn_learns_synthetic_scenes(tmp_path):
+    """A tiny FCN-8s beats the majority-class baseline on held-out frames after a short run."""
+    from p2peval.cityscapes import list_frames, read_train_ids
+    from p2peval.scorers.train import train_scorer
+
+    root = make_cityscapes(tmp_path / "cs", n_train=6, n_val=3, h=32, w=64, seed=3)
+    meta = train_scorer(root, arch="fcn8s-tiny", out=tmp_path / "s.pt", steps=60, batch_size=2,
+                        lr=3e-3, show_progress=False, save_every=1000)
+    v = meta["training"]["validation"][-1]
+    # Baseline: always predict the most common class of the val labels (independent numpy).
+    gts = np.concatenate([read_train_ids(f.label_ids).ravel() for f in list_frames(root, "val")])
+    gts = gts[gts != 255]
+    baseline = np.bincount(gts).max() / gts.size
+    assert v["per_pixel_acc"] > baseline + 0.15, (v, baseline)
+    losses = meta["training"]["validation"]
+    assert losses[-1]["train_loss"] < losses[0]["train_loss"]
+
+
+def test_validation_matches_numpy_confusion(cs, tmp_path):
+    from p2peval.cityscapes import list_frames
+    from p2peval.protocols import get_protocol
+    from p2peval.scorers.data import ScorerTrainingSet
+    from p2peval.scorers.registry import build_scorer
+    from p2peval.scorers.train import validate
+
+    torch.manual_seed(5)
+    model, _ = build_scorer("fcn8s-tiny")
+    frames = list_frames(cs, "val")
+    proto = get_protocol("pix2pix-strict")
+    v = validate(model, frames, proto, torch.device("cpu"))
+    ds = ScorerTrainingSet(frames, proto)
+    hist = np.zeros((19, 20), np.int64)
+    with torch.no_grad():
+        for i in range(len(ds)):
+            x, y = ds.item(i)
+            pred = model(x[None]).argmax(1)[0].numpy()
+            g = y.numpy()
+            for gi, pi in zip(g[g < 19], pred[g < 19]):
+                hist[gi, pi] += 1
+    diag = np.diag(hist[:, :19])
+    assert v["per_pixel_acc"] == pytest.approx(diag.sum() / hist.sum())
+    assert v["per_class_acc"] == pytest.approx(np.mean(diag / (hist.sum(1) + 1e-12)))
+
+
+def test_smp_scorer_trains_with_padding(tmp_path):
+    """smp encoders need multiples of 32: a 40x80 frame is padded (input 0, target ignore)."""
+    from p2peval.scorers.checkpoint import load_scorer
+    from p2peval.scorers.train import train_scorer
+
+    root = make_cityscapes(tmp_path / "cs", n_train=1, n_val=1, h=40, w=80)
+    meta = train_scorer(root, arch="unet-resnet18", out=tmp_path / "u.pt", steps=1,
+                        show_progress=False)
+    assert meta["num_outputs"] == 19 and meta["training"]["validation"][0]["frames"] == 1
+    model, _ = load_scorer(tmp_path / "u.pt", arch="unet-resnet18")
+
+
+def test_pad_to_multiple():
+    from p2peval.scorers.data import pad_target, pad_to_multiple
+
+    x = torch.ones(1, 3, 40, 70)
+    p = pad_to_multiple(x, 32)
+    assert p.shape == (1, 3, 64, 96) and p[:, :, 40:].abs().sum() == 0 and p[:, :, :40, :70].eq(1).all()
+    y = torch.zeros(1, 40, 70, dtype=torch.int64)
+    q = pad_target(y, 32)
+    assert q.dtype == torch.int64 and q.shape == (1, 64, 96)
+    assert (q[:, 40:] == 255).all() and (q[:, :, 70:] == 255).all() and (q[:, :40, :70] == 0).all()
+
+
+# -- checkpoints refused by load_scorer (what fcn-score relies on) ----------------------------
+
+@pytest.fixture(scope="module")
+def ckpt(cs, tmp_path_factory) -> Path:
+    from p2peval.scorers.train import train_scorer
+    out = tmp_path_factory.mktemp("ck") / "tiny.pt"
+    train_scorer(cs, arch="fcn8s-tiny", out=out, steps=1, show_progress=False)
+    return out
+
+
+def _edited(ckpt: Path, tmp_path: Path, edit) -> Path:
+    d = torch.load(ckpt, weights_only=True)
+    edit(d)
+    p = tmp_path / "edited.pt"
+    torch.save(d, p)
+    return p
+
+
+def test_load_scorer_refusals(ckpt, tmp_path):
+    from p2peval.errors import InputError
+    from p2peval.scorers.checkpoint import load_scorer, weights_sha256
+
+    with pytest.raises(InputError, match="expected 'fcn8s'"):
+        load_scorer(ckpt, arch="fcn8s")
+
+    def other_classes(d):
+        d["classes"] = list(d["classes"][:18]) + ["tram"]
+    with pytest.raises(InputError, match="class set"):
+        load_scorer(_edited(ckpt, tmp_path, other_classes))
+
+    def edited_weight(d):
+        d["state_dict"]["score_fr.bias"][0] += 1.0
+    with pytest.raises(InputError, match="sha256"):
+        load_scorer(_edited(ckpt, tmp_path, edited_weight))
+
+    def wrong_widths(d):  # consistent hash, but weights do not fit the declared widths
+        d["config"]["widths"] = [8, 8, 16, 32, 32]
+        d["weights_sha256"] = weights_sha256(d["state_dict"])
+    with pytest.raises(InputError, match="conv1_1.weight has shape"):
+        load_scorer(_edited(ckpt, tmp_path, wrong_widths))
+
+    def extra_param(d):
+        d["state_dict"]["extra.weight"] = torch.zeros(2)
+        d["weights_sha256"] = weights_sha256(d["state_dict"])
+    with pytest.raises(InputError, match="unknown to fcn8s-tiny"):
+        load_scorer(_edited(ckpt, tmp_path, extra_param))
+
+
+def test_scorer_info_cli(ckpt, tmp_path, capsys):
+    import json
+
+    rc, out, err = run_cli("scorer", "info", ckpt, "--json", capsys=capsys)
+    assert rc == 0, err
+    meta = json.loads(out)
+    assert meta["arch"] == "fcn8s-tiny" and meta["verified"] and meta["parameters"] == 279_904
+    assert meta["weights_sha256"] == _sha256_recipe(torch.load(ckpt, weights_only=True)["state_dict"])
+    rc, out, err = run_cli("scorer", "info", ckpt, capsys=capsys)
+    assert rc == 0 and "verified" in out and "fcn8s-tiny" in out
+
+    bad = _edited(ckpt, tmp_path, lambda d: d["state_dict"]["conv1_1.bias"].mul_(2))
+    rc, _, err = run_cli("scorer", "info", bad, capsys=capsys)
+    assert_one_line_error(rc, err, bad, "sha256")
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a checkpoint")
+    rc, _, err = run_cli("scorer", "info", junk, capsys=capsys)
+    assert_one_line_error(rc, err, junk, "not a readable scorer checkpoint")
+    plain = tmp_path / "plain.pt"
+    torch.save({"a": torch.zeros(1)}, plain)
+    rc, _, err = run_cli("scorer", "info", plain, capsys=capsys)
+    assert_one_line_error(rc, err, plain, "not a p2peval scorer checkpoint")
+    rc, _, err = run_cli("scorer", "info", tmp_path / "missing.pt", capsys=capsys)
+    assert_one_line_error(rc, err, "missing.pt", "no such")
+
+
+def test_scorer_list_cli(capsys):
+    import json
+
+    rc, out, _ = run_cli("scorer", "list", capsys=capsys)
+    assert rc == 0
+    names = [line.split()[0] for line in out.strip().splitlines()]
+    assert {"fcn8s", "fcn8s-small", "fcn8s-tiny", "unet-resnet34", "deeplabv3plus-resnet50"} <= set(names)
+    rc, out, _ = run_cli("scorer", "list", "--json", capsys=capsys)
+    assert json.loads(out)["fcn8s"]["default_config"]["fc_width"] == 4096
+
+
+def test_scorer_train_cli_bad_inputs(cs, tmp_path, capsys):
+    out = tmp_path / "s.pt"
+    rc, _, err = run_cli("scorer", "train", "--data", tmp_path / "nowhere", "--arch", "fcn8s-tiny",
+                         "--out", out, capsys=capsys)
+    assert_one_line_error(rc, err, "nowhere", "no such folder")
+    rc, _, err = run_cli("scorer", "train", "--data", cs, "--arch", "fcn9s", "--out", out, capsys=capsys)
+    assert_one_line_error(rc, err, "fcn9s", "fcn8s-tiny", "unet-resnet34")
+    rc, _, err = run_cli("scorer", "train", "--data", cs, "--arch", "fcn8s-tiny", "--out", out,
+                         "--optimizer", "rmsprop", capsys=capsys)
+    assert_one_line_error(rc, err, "rmsprop", "adam, sgd")
+    rc, _, err = run_cli("scorer", "train", "--data", cs, "--arch", "unet-resnet18", "--out", out,
+                         "--widths", "8,8,8,8,8", capsys=capsys)
+    assert_one_line_error(rc, err, "--widths", "unet-resnet18")
+    rc, _, err = run_cli("scorer", "train", "--data", tmp_path, "--arch", "fcn8s-tiny", "--out", out,
+                         capsys=capsys)
+    assert_one_line_error(rc, err, "not a Cityscapes root")
+    if not torch.cuda.is_available():
+        rc, _, err = run_cli("scorer", "train", "--data", cs, "--arch", "fcn8s-tiny", "--out", out,
+                             "--device", "cuda", capsys=capsys)
+        assert_one_line_error(rc, err, "no CUDA device")
+    # Malformed option values are argparse errors (exit 2, one usage line plus the message).
+    with pytest.raises(SystemExit) as e:
+        main(["scorer", "train", "--data", str(cs), "--arch", "fcn8s-tiny", "--out", str(out),
+              "--crop", "12by4"])
+    assert e.value.code == 2 and "expected HxW" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_scorer_train_cli_subprocess(cs, tmp_path):
+    """End to end through the console entry point, with a custom width and a crop."""
+    out = tmp_path / "cli.pt"
+    r = subprocess.run([sys.executable, "-m", "p2peval", "scorer", "train", "--data", str(cs),
+                        "--arch", "fcn8s", "--widths", "4,4,8,8,8", "--fc-width", "16",
+                        "--out", str(out), "--epochs", "1", "--crop", "16x32", "--batch-size", "2"],
+                       capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "validation" in r.stdout and "train fcn8s" in r.stderr  # progress lines
+    d = torch.load(out, weights_only=True)
+    assert d["config"]["widths"] == [4, 4, 8, 8, 8] and d["config"]["fc_width"] == 16
+    assert d["training"]["step"] == 2 and d["training"]["config"]["crop"] == [16, 32]
