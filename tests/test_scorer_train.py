@@ -360,3 +360,25 @@ def test_scorer_train_cli_subprocess(cs, tmp_path):
     d = torch.load(out, weights_only=True)
     assert d["config"]["widths"] == [4, 4, 8, 8, 8] and d["config"]["fc_width"] == 16
     assert d["training"]["step"] == 2 and d["training"]["config"]["crop"] == [16, 32]
+
+
+def test_torchrun_two_processes_match_one(cs, tmp_path):
+    """Two gloo processes sharing each batch of 2 reach the weights of one process (float tolerance)."""
+    torchrun = Path(sys.executable).with_name("torchrun")
+    common = ["scorer", "train", "--data", str(cs), "--arch", "fcn8s-tiny", "--steps", "3",
+              "--batch-size", "2", "--quiet"]
+    r = subprocess.run([str(torchrun), "--standalone", "--nproc_per_node", "2", "-m", "p2peval",
+                        *common, "--out", str(tmp_path / "ddp.pt")],
+                       capture_output=True, text=True, cwd=ROOT, timeout=180)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert main([*common, "--out", str(tmp_path / "one.pt")]) == 0
+    a = torch.load(tmp_path / "ddp.pt", weights_only=True)
+    b = torch.load(tmp_path / "one.pt", weights_only=True)
+    assert a["training"]["world_size"] == 2 and b["training"]["world_size"] == 1
+    for k in b["state_dict"]:
+        torch.testing.assert_close(a["state_dict"][k], b["state_dict"][k], rtol=1e-4, atol=1e-5)
+    # Not trivially equal to the initial weights: training moved them.
+    from p2peval.scorers.registry import build_scorer
+    torch.manual_seed(0)
+    init, _ = build_scorer("fcn8s-tiny")
+    assert not torch.allclose(init.state_dict()["score_fr.weight"], b["state_dict"]["score_fr.weight"])
