@@ -69,6 +69,8 @@ def run(args) -> int:
     if not config.data.root:
         raise ConfigError("--data DIR is required to train")
     from trainers.pix2pix.train import train
+    import os
     out = train(config, Path(args.out), resume=args.resume, show_progress=not args.quiet)
-    print(f"run folder: {out}")
+    if os.environ.get("RANK", "0") == "0":
+        print(f"run folder: {out}")
     return 0

@@ -14,7 +14,9 @@ from torch import nn
 
 from trainers.pix2pix import losses as L
 from trainers.pix2pix.config import TrainConfig, channels
-from trainers.pix2pix.networks import build_discriminator, build_generator, init_weights
+from p2peval.errors import ConfigError
+from trainers.pix2pix.networks import (build_discriminator, build_generator, init_weights, output_size,
+                                         receptive_field)
 
 
 def build_networks(config: TrainConfig) -> tuple[nn.Module, nn.Module | None]:
@@ -27,6 +29,11 @@ def build_networks(config: TrainConfig) -> tuple[nn.Module, nn.Module | None]:
     D = None
     if obj.gan:
         D = build_discriminator(d.arch, cin + cout if obj.conditional else cout, d.ndf, d.norm, d.n_layers)
+        side = output_size(D, config.data.crop_size)
+        if side < 1:
+            raise ConfigError(f"discriminator {d.arch}: a {config.data.crop_size}x{config.data.crop_size} image "
+                              f"is smaller than its receptive field ({receptive_field(D)}) allows "
+                              "(empty output map); use a larger data.crop_size or a shallower discriminator")
         init_weights(D)
     return G, D
 
@@ -56,8 +63,11 @@ class Pix2PixModel:
         self.G = G.to(device, memory_format=fmt)
         self.D = D.to(device, memory_format=fmt) if D is not None else None
         o = config.optim
-        self.opt_G = torch.optim.Adam(self.G.parameters(), lr=o.lr, betas=(o.beta1, o.beta2))
-        self.opt_D = (torch.optim.Adam(self.D.parameters(), lr=o.lr, betas=(o.beta1, o.beta2))
+        # Multi-tensor Adam (foreach on CPU, fused on GPU): the same update as the per-tensor
+        # loop, in far fewer kernel launches; the loop took ~25% of a CPU iteration at 256x256.
+        fast = {"fused": True} if device.type == "cuda" else {"foreach": True}
+        self.opt_G = torch.optim.Adam(self.G.parameters(), lr=o.lr, betas=(o.beta1, o.beta2), **fast)
+        self.opt_D = (torch.optim.Adam(self.D.parameters(), lr=o.lr, betas=(o.beta1, o.beta2), **fast)
                       if self.D is not None else None)
         self.G_run, self.D_run = self.G, self.D
         if ddp:
