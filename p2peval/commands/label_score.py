@@ -1,0 +1,30 @@
+"""``p2peval label-score``: predicted label maps (photo -> labels) against the ground truth."""
+
+from __future__ import annotations
+
+HELP = ("Score predicted label maps (photo -> labels, the paper's Table 6) against the ground truth "
+        "with the FCN-score metrics and the same code path: colour or train-id PNGs named like "
+        "fcn-score results.")
+EXAMPLES = """  p2peval label-score results/photo2label --cityscapes data/cityscapes --out labels_score.json
+  p2peval label-score out/images --match sorted --labels data/toy/pix2pix/val --labels-side B"""
+
+
+def add_arguments(p) -> None:
+    from p2peval.commands.fcn_score import add_ground_truth_arguments
+
+    p.add_argument("pred", metavar="PRED", help="folder of predicted label maps (colour or train-id PNG)")
+    add_ground_truth_arguments(p)
+
+
+def run(args) -> int:
+    from p2peval.commands.fcn_score import finish
+    from p2peval.evaluate import label_score
+
+    score = label_score(
+        args.pred, cityscapes=args.cityscapes, labels=args.labels, split=args.split,
+        protocol=args.protocol, match=args.match, n_resamples=args.bootstrap, seed=args.seed,
+        label=args.label, workers=args.workers, show_progress=not args.quiet,
+        labels_side=args.labels_side, color_tolerance=args.color_tolerance,
+        max_unmatched=args.max_unmatched, partial=args.out, resume=not args.no_resume)
+    score["inputs"].setdefault("processes", 1)
+    return finish(args, score)

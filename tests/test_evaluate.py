@@ -1,0 +1,302 @@
+"""fcn-score end to end against an independent numpy/PIL version of the reference evaluator."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from evaluate_data import make_scorer, write_cityscapes, write_results
+from p2peval.cli import main
+from p2peval.evaluate import fcn_score, label_score
+from p2peval.labels import LABELS, TRAIN_LABELS
+from p2peval.scorefile import read_score
+from test_confusion import reference_eval, strict_eval
+
+MEAN_BGR = (72.78044, 83.21195, 73.45286)
+N_FRAMES = 7
+
+
+def ref_train_ids(label_ids: np.ndarray) -> np.ndarray:
+    """Raw ids -> train ids, written out from the class table (cityscapesScripts' id2trainId)."""
+    id2train = {lab.id: lab.train_id for lab in LABELS}
+    out = np.full(label_ids.shape, 255, dtype=np.uint8)
+    for i, t in id2train.items():
+        out[label_ids == i] = t
+    return out
+
+
+def reference_predictions(ckpt: Path, frames: list[tuple[Path, Path]], protocol: str = "pix2pix"):
+    """The reference evaluator's steps in numpy: imresize, float32, RGB->BGR, in-place float64
+    mean subtraction, CHW, forward, argmax. ``fast``: labels nearest-downsampled instead."""
+    from p2peval.scorers.registry import build_scorer
+
+    ck = torch.load(ckpt, weights_only=True)
+    model, _ = build_scorer(ck["arch"], ck["config"])
+    model.load_state_dict(ck["state_dict"])
+    model.eval()
+    pairs = []
+    for label_path, result_path in frames:
+        label = ref_train_ids(np.array(Image.open(label_path)))
+        im = Image.open(result_path).convert("RGB")
+        if protocol == "fast":
+            label = np.array(Image.fromarray(label).resize(im.size, Image.NEAREST))
+        else:
+            im = im.resize((label.shape[1], label.shape[0]), Image.BILINEAR)  # scipy.misc.imresize
+        in_ = np.array(im, dtype=np.float32)
+        in_ = in_[:, :, ::-1]
+        in_ -= np.array(MEAN_BGR)
+        in_ = in_.transpose((2, 0, 1)).copy()
+        with torch.no_grad():
+            score = model(torch.from_numpy(in_)[None])[0].numpy()
+        pairs.append((label, score.argmax(axis=0)))
+    return pairs
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("fcn")
+    ids = write_cityscapes(root / "cs", N_FRAMES)
+    names = [f"{i}_leftImg8bit.png" for i in ids]
+    write_results(root / "res", names)
+    make_scorer(root / "scorer.pt")
+    sorted_ids = sorted(ids, key=lambda i: (i.rsplit("_", 2)[0], i))
+    frames = [(root / "cs" / "gtFine" / "val" / i.rsplit("_", 2)[0] / f"{i}_gtFine_labelIds.png",
+               root / "res" / f"{i}_leftImg8bit.png") for i in sorted_ids]
+    return {"root": root, "ids": sorted_ids, "frames": frames, "scorer": root / "scorer.pt"}
+
+
+def run_score(data, **kw):
+    kw.setdefault("cityscapes", data["root"] / "cs")
+    kw.setdefault("n_resamples", 100)
+    kw.setdefault("show_progress", False)
+    kw.setdefault("workers", 0)
+    return fcn_score(kw.pop("results", data["root"] / "res"), scorer=data["scorer"], **kw)
+
+
+@pytest.mark.parametrize("protocol", ["pix2pix", "pix2pix-strict", "fast"])
+def test_matches_reference_evaluator(data, protocol):
+    pairs = reference_predictions(data["scorer"], data["frames"], protocol)
+    s = run_score(data, protocol=protocol)
+    if protocol == "pix2pix":
+        (acc, cl, iu), dropped = reference_eval(pairs)
+    else:
+        (acc, cl, iu) = strict_eval(pairs)
+        dropped = reference_eval(pairs)[1]
+    v = s["values"]
+    assert (v["per_pixel_acc"], v["per_class_acc"], v["class_iou"]) == pytest.approx((acc, cl, iu), abs=1e-12)
+    assert s["counts"]["frames_dropped_by_reference_quirk"] == dropped
+    assert s["counts"]["pixels_predicted_index19"] == sum(int(((p == 19) & (g < 19)).sum()) for g, p in pairs)
+    assert s["counts"]["frames"] == N_FRAMES and s["counts"]["images"] == N_FRAMES
+    # The data exercise the quirk, without every frame being dropped.
+    assert 0 < s["counts"]["pixels_predicted_index19"]
+    if protocol == "fast":
+        assert any("not comparable" in n for n in s["notes"])
+    assert s["comparable_with_published"] is False  # toy sizes and a tiny scorer
+
+
+def test_batch_size_and_workers_do_not_change_the_result(data):
+    a = run_score(data, batch_size=1, workers=0, protocol="fast")
+    b = run_score(data, batch_size=3, workers=2, protocol="fast")
+    c = run_score(data, batch_size=2, workers=1, protocol="pix2pix")
+    d = run_score(data, batch_size=1, workers=0, protocol="pix2pix")
+    assert a["confusion_matrix"] == b["confusion_matrix"] and a["values"] == b["values"]
+    assert a["ci"] == b["ci"]
+    assert c["confusion_matrix"] == d["confusion_matrix"] and c["values"] == d["values"]
+
+
+def test_score_file_contract(data, tmp_path):
+    res = tmp_path / "res"
+    shutil.copytree(data["root"] / "res", res)
+    (res / "manifest.json").write_text(json.dumps({"trainer": "pix2pix", "label": "L1+cGAN", "size": [32, 32]}))
+    out = tmp_path / "score.json"
+    rc = main(["fcn-score", str(res), "--cityscapes", str(data["root"] / "cs"), "--scorer",
+               str(data["scorer"]), "--out", str(out), "--bootstrap", "50", "--seed", "3",
+               "--workers", "0", "--quiet"])
+    assert rc == 0
+    s = read_score(out)
+    assert s["metric"] == "fcn-score" and s["label"] == "L1+cGAN" and s["manifest"]["trainer"] == "pix2pix"
+    assert set(s["values"]) == {"per_pixel_acc", "per_class_acc", "class_iou"}
+    for m, v in s["values"].items():
+        lo, hi = s["ci"][m]
+        assert lo <= v <= hi and s["ci"][m + "_se"] >= 0
+    assert s["ci"]["n_resamples"] == 50 and s["ci"]["seed"] == 3
+    assert s["per_class"]["names"] == [lab.name for lab in TRAIN_LABELS] and len(s["per_class"]["iou"]) == 19
+    assert np.mean(s["per_class"]["iou"]) == pytest.approx(s["values"]["class_iou"], abs=1e-12)
+    assert s["protocol"]["name"] == "pix2pix" and s["scorer"]["arch"] == "fcn8s-tiny"
+    assert s["inputs"]["n_files"] == N_FRAMES and len(s["inputs"]["file_list_sha256"]) == 64
+    assert s["counts"]["skipped"]  # ignored ground-truth pixels are reported
+    assert not list(tmp_path.glob("*.partial*"))
+
+
+def _numbered(data, tmp_path, order: list[str]) -> Path:
+    res = tmp_path / "numbered"
+    res.mkdir()
+    for n, fid in enumerate(order, start=1):
+        shutil.copy(data["root"] / "res" / f"{fid}_leftImg8bit.png", res / f"{n}_fake_B.png")
+        Image.new("RGB", (4, 4)).save(res / f"{n}_real_A.png")  # companions are not scored
+    return res
+
+
+def test_match_sorted_and_csv(data, tmp_path):
+    base = run_score(data, protocol="fast")
+    res = _numbered(data, tmp_path, data["ids"])
+    s = run_score(data, results=res, match="sorted", protocol="fast")
+    assert s["confusion_matrix"] == base["confusion_matrix"] and s["values"] == base["values"]
+    assert sum(s["counts"]["skipped"].get(k, 0) for k in s["counts"]["skipped"] if "companion" in k) == N_FRAMES
+    # A CSV numbering in another order.
+    shuffled = list(reversed(data["ids"]))
+    (tmp_path / "csv").mkdir()
+    res2 = _numbered(data, tmp_path / "csv", shuffled)
+    table = tmp_path / "ids.csv"
+    with open(table, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["n", "cityscapes_id"])
+        for n, fid in enumerate(shuffled, start=1):
+            w.writerow([n, fid])
+    s2 = run_score(data, results=res2, match=str(table), protocol="fast")
+    assert s2["confusion_matrix"] == base["confusion_matrix"]
+    # With the wrong (sorted) pairing the numbers change: the matching matters.
+    s3 = run_score(data, results=res2, match="sorted", protocol="fast")
+    assert s3["confusion_matrix"] != base["confusion_matrix"]
+
+
+def _label_folder(data, tmp_path, kind: str) -> Path:
+    d = tmp_path / f"labels_{kind}"
+    d.mkdir()
+    for (label_path, _), fid in zip(data["frames"], data["ids"]):
+        t = ref_train_ids(np.array(Image.open(label_path)))
+        if kind == "ids":
+            Image.fromarray(t).save(d / f"{fid}.png")
+        else:
+            col = np.zeros(t.shape + (3,), np.uint8)
+            for lab in TRAIN_LABELS:
+                col[t == lab.train_id] = lab.color
+            Image.fromarray(col).save(d / f"{fid}.png")
+    return d
+
+
+def test_labels_folder_train_ids_and_colours(data, tmp_path):
+    base = run_score(data, protocol="pix2pix")
+    for kind in ("ids", "color"):
+        s = run_score(data, cityscapes=None, labels=_label_folder(data, tmp_path, kind), protocol="pix2pix")
+        assert s["confusion_matrix"] == base["confusion_matrix"], kind
+        assert s["inputs"]["labels"]["source"] == "label images"
+
+
+def test_jpeg_colour_labels_decode_to_nearest_class(data, tmp_path):
+    """JPEG-compressed colour labels: scored against an independent nearest-colour decoding."""
+    d = _label_folder(data, tmp_path, "color")
+    jd = tmp_path / "jpeg_labels"
+    jd.mkdir()
+    for p in d.iterdir():
+        Image.open(p).save(jd / (p.stem + ".jpg"), quality=75)
+    s = run_score(data, cityscapes=None, labels=jd, protocol="pix2pix", max_unmatched=0.5)
+    palette = np.array([lab.color for lab in LABELS if lab.train_id != 255] +
+                       [lab.color for lab in LABELS if lab.train_id == 255], dtype=np.float64)
+    train = np.array([lab.train_id for lab in LABELS if lab.train_id != 255] +
+                     [255 for lab in LABELS if lab.train_id == 255], dtype=np.uint8)
+    ref = reference_predictions(data["scorer"], [(d / f"{i}.png", r) for (_, r), i in zip(data["frames"], data["ids"])])
+    pairs = []
+    for (_, pred), fid in zip(ref, data["ids"]):
+        rgb = np.array(Image.open(jd / f"{fid}.jpg").convert("RGB"), dtype=np.float64)
+        d2 = ((rgb[:, :, None, :] - palette[None, None]) ** 2).sum(-1)
+        # Ties between equal colours (pole / polegroup) go to the first: the class colour.
+        gt = train[d2.argmin(-1)]
+        gt[np.sqrt(d2.min(-1)) > 60] = 255
+        pairs.append((gt, pred))
+    (acc, cl, iu), _ = reference_eval(pairs)
+    assert (s["values"]["per_pixel_acc"], s["values"]["per_class_acc"], s["values"]["class_iou"]) == \
+        pytest.approx((acc, cl, iu), abs=1e-12)
+
+
+def test_preprocessing_is_bit_exact():
+    from p2peval.inference import preprocess
+    from p2peval.protocols import get_protocol
+
+    rgb = np.stack(np.meshgrid(np.arange(256), np.arange(256)[::-1], indexing="ij"), -1)
+    rgb = np.concatenate([rgb, (rgb[..., :1] * 7) % 256], -1).astype(np.uint8)  # (256, 256, 3)
+    ours = preprocess(torch.from_numpy(rgb)[None], get_protocol("pix2pix"))[0].numpy()
+    in_ = np.array(rgb, dtype=np.float32)[:, :, ::-1]
+    in_ -= np.array(MEAN_BGR)
+    assert ours.dtype == np.float32
+    assert np.array_equal(ours, in_.transpose((2, 0, 1)))
+
+
+def test_label_score_matches_strict_numpy(data, tmp_path):
+    pred = tmp_path / "pred"
+    pred.mkdir()
+    rng = np.random.default_rng(5)
+    pairs = []
+    for (label_path, _), fid in zip(data["frames"], data["ids"]):
+        gt = ref_train_ids(np.array(Image.open(label_path)))  # 32x64
+        small = rng.integers(0, 19, size=(16, 32)).astype(np.uint8)
+        small[rng.random(small.shape) < 0.1] = 255  # black: no class -> an error
+        col = np.zeros(small.shape + (3,), np.uint8)
+        for lab in TRAIN_LABELS:
+            col[small == lab.train_id] = lab.color
+        Image.fromarray(col).save(pred / f"{fid}_leftImg8bit.png")
+        up = np.repeat(np.repeat(small, 2, 0), 2, 1)  # nearest x2 = PIL NEAREST here
+        pairs.append((gt, np.where(up == 255, 19, up)))
+    s = label_score(pred, cityscapes=data["root"] / "cs", n_resamples=50, show_progress=False, workers=0)
+    acc, cl, iu = strict_eval(pairs)
+    assert (s["values"]["per_pixel_acc"], s["values"]["per_class_acc"], s["values"]["class_iou"]) == \
+        pytest.approx((acc, cl, iu), abs=1e-12)
+    assert s["metric"] == "label-score" and s["scorer"] is None
+
+
+def test_segment_writes_what_the_scorer_sees(data, tmp_path):
+    out = tmp_path / "seg"
+    rc = main(["segment", str(data["root"] / "res"), "--scorer", str(data["scorer"]), "--out", str(out),
+               "--cityscapes", str(data["root"] / "cs"), "--save-scores", "--quiet"])
+    assert rc == 0
+    ref = reference_predictions(data["scorer"], data["frames"])
+    for (_, pred), fid in zip(ref, data["ids"]):
+        ids = np.array(Image.open(out / f"{fid}_leftImg8bit_trainIds.png"))
+        assert np.array_equal(ids, pred)
+        scores = np.load(out / f"{fid}_leftImg8bit_scores.npy")
+        assert scores.dtype == np.float32 and scores.shape == (20, 32, 64)
+        assert np.array_equal(scores.argmax(0), pred)
+        assert np.array(Image.open(out / f"{fid}_leftImg8bit_color.png")).shape == (32, 64, 3)
+
+
+def test_resume_after_a_bad_file(data, tmp_path, capsys):
+    res = tmp_path / "res"
+    shutil.copytree(data["root"] / "res", res)
+    bad = res / f"{data['ids'][4]}_leftImg8bit.png"
+    good = bad.read_bytes()
+    bad.write_bytes(good[: len(good) // 2])  # truncated
+    out = tmp_path / "score.json"
+    args = ["fcn-score", str(res), "--cityscapes", str(data["root"] / "cs"), "--scorer", str(data["scorer"]),
+            "--out", str(out), "--bootstrap", "50", "--workers", "0", "--batch-size", "1", "--quiet"]
+    assert main(args) == 2
+    assert bad.name in capsys.readouterr().err
+    partial = tmp_path / "score.json.partial.npz"
+    with np.load(partial) as z:
+        assert len(z["frame_ids"]) == 4  # the frames before the bad one
+    bad.write_bytes(good)
+    assert main(args) == 0
+    assert "resuming: 4 frames" in capsys.readouterr().err
+    s = read_score(out)
+    assert s["counts"]["frames_resumed_from_partial_state"] == 4
+    fresh = run_score(data, n_resamples=50)
+    assert s["confusion_matrix"] == fresh["confusion_matrix"] and s["values"] == fresh["values"]
+    assert s["ci"] == fresh["ci"]
+    assert not partial.exists()
+
+
+def test_size_multiple_scorer_pads_and_crops(tmp_path):
+    """An smp scorer (sizes must be multiples of 32) scores 40x40 results by reflect padding."""
+    ids = write_cityscapes(tmp_path / "cs", 2, label_hw=(40, 80))
+    write_results(tmp_path / "res", [f"{i}_leftImg8bit.png" for i in ids], hw=(40, 40))
+    make_scorer(tmp_path / "unet.pt", arch="unet-resnet18", gain=1.0)
+    s = fcn_score(tmp_path / "res", scorer=tmp_path / "unet.pt", cityscapes=tmp_path / "cs",
+                  protocol="fast", n_resamples=10, show_progress=False, workers=0)
+    assert s["counts"]["frames"] == 2 and s["counts"]["pixels_predicted_index19"] == 0
+    assert s["counts"]["pixels"] > 0
