@@ -100,9 +100,13 @@ def nearest_resize(ids: np.ndarray, size_hw: tuple[int, int]) -> np.ndarray:
 
 
 def image_size(path: Path) -> tuple[int, int]:
-    """(H, W) from the file header, without decoding."""
-    with Image.open(path) as im:
-        return im.size[1], im.size[0]
+    """(H, W) from the file header, without decoding; unreadable files raise ``InputError``."""
+    try:
+        with Image.open(path) as im:
+            return im.size[1], im.size[0]
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        img = _open(Path(path))  # raises the one-line error of imageio
+        return img.size[1], img.size[0]
 
 
 class ScoringDataset(torch.utils.data.Dataset):
