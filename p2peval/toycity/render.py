@@ -29,6 +29,9 @@ class Rendered:
     photo: np.ndarray  # (H, W, 3) uint8 RGB
 
 
+_PIXEL = np.dtype((np.void, 12))  # one float32 RGB pixel
+
+
 class _Canvas:
     def __init__(self, h: int, w: int):
         self.lab = np.full((h, w), SKY, np.uint8)
@@ -36,9 +39,13 @@ class _Canvas:
         self.photo = np.zeros((h, w, 3), np.float32)
 
     def put(self, ys, xs, label, rgb, inst=0):
-        self.lab[ys, xs] = label
-        self.inst[ys, xs] = inst
-        self.photo[ys, xs] = rgb
+        """Paint pixels (ys, xs) (1-D index arrays)."""
+        flat = ys * self.lab.shape[1] + xs
+        self.lab.reshape(-1)[flat] = label
+        self.inst.reshape(-1)[flat] = inst
+        rgb = np.ascontiguousarray(np.broadcast_to(np.asarray(rgb, np.float32), (len(flat), 3)))
+        # scatter whole pixels (12-byte records): much faster than a (N, 3) fancy assignment
+        self.photo.reshape(-1, 3).view(_PIXEL).reshape(-1)[flat] = rgb.view(_PIXEL).reshape(-1)
 
 
 def _frac(a):
@@ -87,146 +94,171 @@ def _backdrop(cv: _Canvas, sc: Scene, tex: Textures) -> None:
     cv.put(ys, xs, np.where(kinds[k], VEGETATION, BUILDING).astype(np.uint8), rgb)
 
 
+def _brick(rgb, z, yw, foot, tex):
+    """Brick courses 7.5 cm high with mortar, fading out when a course is under ~2 pixels."""
+    course = yw / 0.075
+    cf = np.floor(course)
+    brick_z = z / 0.24 + 0.5 * (cf % 2)
+    mortar = (_frac(course) < 0.2) | (_frac(brick_z) < 0.08)
+    fm = (np.clip(2.0 - foot / 0.04, 0, 1) * mortar)[:, None]
+    bvar = 1 + 0.1 * sample(tex.mid, np.floor(brick_z) * 5, cf * 3)
+    return rgb * bvar[:, None] * (1 - 0.35 * fm) + 60 * fm
+
+
+def _glass(colors, z, yw, refl, tex):
+    """Curtain wall: mullions and panes reflecting the sky."""
+    mull = (_frac(z / 1.6) < 0.06) | (_frac(yw / 3.4) < 0.07)
+    g = 0.55 * colors + 0.45 * refl * (0.7 + 0.3 * sample(tex.low, z * 2, yw * 2))[:, None]
+    return np.where(mull[:, None], colors * 0.45, g)
+
+
+def _windows(rgb, z, yw, hgt, spacing, floor_h, inst, refl, tex):
+    """A grid of windows per floor (each lit or reflecting), sills, and shop fronts."""
+    wz, fy = z / spacing, yw / floor_h
+    fwz, ffy = np.abs(_frac(wz) - 0.5), _frac(fy)
+    upper = (fy >= 1) & (yw < hgt - 1.0)
+    win = (fwz < 0.2) & (ffy > 0.3) & (ffy < 0.85) & upper
+    w = np.nonzero(win)[0]
+    hv = sample(tex.fine, np.floor(wz[w]) * 13 + inst[w] * 7, np.floor(fy[w]) * 29)
+    wcol = np.stack([40 + 25 * hv, 48 + 25 * hv, 58 + 30 * hv], 1) + 0.3 * refl[w]
+    rgb[w] = np.where((hv > 1.4)[:, None], np.array([215, 190, 140], np.float32), wcol)
+    sill = (fwz < 0.23) & (np.abs(ffy - 0.28) < 0.03) & upper
+    rgb[sill] = 0.5 * rgb[sill] + 110
+    shop = (yw < floor_h * 0.85) & (yw > 0.3) & (np.abs(_frac(z / 6.0) - 0.5) < 0.3)
+    rgb[shop] = 0.4 * rgb[shop] + 0.35 * refl[shop]
+    return rgb
+
+
+def _haze(sc: Scene) -> np.ndarray:
+    return np.asarray(pal.SKY_OVERCAST_HORIZON if sc.overcast else pal.SKY_CLEAR_HORIZON, np.float32)
+
+
 def _facades(cv: _Canvas, sc: Scene, tex: Textures, side: Side, sky_ref: np.ndarray) -> None:
     cam = sc.camera
     cols = np.arange(cam.width, dtype=np.float32) + 0.5
     dx = side.sign * (cols - cam.xv)
     zc = np.where(dx > 0.25, cam.f * side.facade / np.maximum(dx, 1e-3), np.inf)  # depth per column
+    valid = zc < Z_END
+    if not valid.any():
+        return
     segs = side.segments
     z1 = np.array([s.z1 for s in segs], np.float32)
-    idx = np.minimum(np.searchsorted(z1, zc), len(segs) - 1)
-    valid = zc < Z_END
+    idx = np.minimum(np.searchsorted(z1, zc), len(segs) - 1)  # segment per column
+    seg_veg = np.array([s.kind == "vegetation" for s in segs])
     height = np.array([s.height for s in segs], np.float32)[idx]
-    veg = np.array([s.kind == "vegetation" for s in segs])[idx]
-    zcs = np.where(valid, zc, Z_END)
+    veg = seg_veg[idx]
+    zcs = np.where(valid, zc, Z_END).astype(np.float32)
     bump = np.where(veg, 0.9 * sample(tex.mid, zcs * 3.0, 17), 0.0)
-    top = cam.yh - (height + bump - cam.hc) * cam.f / zcs
+    top = np.where(valid, cam.yh - (height + bump - cam.hc) * cam.f / zcs, cam.height + 1)
     bottom = cam.yh + cam.hc * cam.f / zcs
-    top = np.where(valid, top, cam.height + 1)
-    r1 = min(cam.height, int(np.ceil(bottom[valid].max())) + 1) if valid.any() else 0
-    r0 = max(0, int(top[valid].min())) if valid.any() else 0
+    r0 = max(0, int(top[valid].min()))
+    r1 = min(cam.height, int(np.ceil(bottom[valid].max())) + 1)
     if r1 <= r0:
         return
     rows = np.arange(r0, r1, dtype=np.float32)[:, None] + 0.5
     ys, xs = np.nonzero((rows >= top[None, :]) & (rows < bottom[None, :]))
-    yf = ys.astype(np.float32) + r0 + 0.5
+    yf = ys.astype(np.float32) + (r0 + 0.5)
     ys = ys + r0
     z = zcs[xs]
     k = idx[xs]
     yw = cam.hc - (yf - cam.yh) * z / cam.f  # height on the facade (m)
     foot = z / cam.f  # metres per pixel
     colors = np.stack([s.color for s in segs])[k]
-    material = np.array([{"brick": 0, "plaster": 1, "glass": 2}.get(s.material, 1) for s in segs])[k]
-    is_veg = veg[xs]
+    material = np.array([{"brick": 0, "plaster": 1, "glass": 2}.get(s.material, 1) if s.kind == "building" else 3
+                         for s in segs], np.int8)[k]
     hgt = height[xs]
-    spacing = np.array([s.window_spacing for s in segs], np.float32)[k]
-    floor_h = np.array([s.floor_height for s in segs], np.float32)[k]
-    inst = np.array([s.inst for s in segs], np.int32)[k]
     rgb = colors * (1 + 0.05 * sample(tex.low, z * 4, yw * 4) + 0.04 * sample(tex.fine, z * 30, yw * 30))[:, None]
-    # brick courses (fade out when a course is thinner than about two pixels)
-    course = yw / 0.075
-    brick_z = z / 0.24 + 0.5 * (np.floor(course) % 2)
-    mortar = (_frac(course) < 0.2) | (_frac(brick_z) < 0.08)
-    fade = np.clip(2.0 - foot / 0.04, 0, 1)
-    brick = material == 0
-    bvar = 1 + 0.1 * sample(tex.mid, np.floor(brick_z) * 5, np.floor(course) * 3)
-    rgb[brick] = rgb[brick] * bvar[brick, None] * (1 - fade[brick, None] * mortar[brick, None] * 0.35) \
-        + (fade[brick] * mortar[brick] * 60)[:, None]
-    # glass curtain walls: mullions and reflections of the sky
-    glass = material == 2
-    mull = (_frac(z / 1.6) < 0.06) | (_frac(yw / 3.4) < 0.07)
-    refl = sky_ref[np.clip(ys, 0, len(sky_ref) - 1) // 2]
-    gcol = 0.55 * colors + 0.45 * refl * (0.7 + 0.3 * sample(tex.low, z * 2, yw * 2))[:, None]
-    rgb[glass] = np.where(mull[glass, None], colors[glass] * 0.45, gcol[glass])
-    # windows on brick and plaster: a grid per floor, each window lit or reflecting
-    wz, fy = z / spacing, yw / floor_h
-    win = (~glass) & (np.abs(_frac(wz) - 0.5) < 0.2) & (_frac(fy) > 0.3) & (_frac(fy) < 0.85) \
-        & (fy >= 1) & (yw < hgt - 1.0)
-    hv = sample(tex.fine, np.floor(wz) * 13 + inst * 7, np.floor(fy) * 29)
-    wcol = np.stack([40 + 25 * hv, 48 + 25 * hv, 58 + 30 * hv], 1) + 0.3 * refl
-    wcol = np.where((hv > 1.4)[:, None], np.array([215, 190, 140], np.float32), wcol)
-    rgb[win] = wcol[win]
-    sill = (~glass) & (np.abs(_frac(wz) - 0.5) < 0.23) & (np.abs(_frac(fy) - 0.28) < 0.03) & (fy >= 1) & (yw < hgt - 1.0)
-    rgb[sill] = 0.5 * rgb[sill] + 110
-    shop = (~glass) & (yw < floor_h * 0.85) & (yw > 0.3) & (np.abs(_frac(z / 6.0) - 0.5) < 0.3)
-    rgb[shop] = 0.4 * rgb[shop] + 0.35 * refl[shop]
-    cornice = yw > hgt - 0.45
-    rgb[cornice] *= 0.7
-    # vegetation stretches (hedges, park trees)
-    leaf = sample(tex.fine, z * 25, yw * 25)
-    vcol = colors * (0.75 + 0.25 * leaf + 0.1 * sample(tex.mid, z * 6, yw * 6))[:, None] \
-        * np.clip(0.65 + 0.35 * yw / np.maximum(hgt, 1), 0.5, 1.1)[:, None]
-    rgb[is_veg] = vcol[is_veg]
+    refl = sky_ref[np.minimum(ys // 2, len(sky_ref) - 1)]
+    b = np.nonzero(material == 0)[0]
+    rgb[b] = _brick(rgb[b], z[b], yw[b], foot[b], tex)
+    g = np.nonzero(material == 2)[0]
+    rgb[g] = _glass(colors[g], z[g], yw[g], refl[g], tex)
+    w = np.nonzero(material < 2)[0]
+    spacing = np.array([s.window_spacing for s in segs], np.float32)[k[w]]
+    floor_h = np.array([s.floor_height for s in segs], np.float32)[k[w]]
+    inst_w = np.array([s.inst for s in segs], np.int32)[k[w]]
+    rgb[w] = _windows(rgb[w], z[w], yw[w], hgt[w], spacing, floor_h, inst_w, refl[w], tex)
+    rgb[yw > hgt - 0.45] *= 0.7  # cornice
+    v = np.nonzero(material == 3)[0]  # vegetation stretches (hedges, park trees)
+    zv, yv = z[v], yw[v]
+    rgb[v] = colors[v] * ((0.75 + 0.25 * sample(tex.fine, zv * 25, yv * 25) + 0.1 * sample(tex.mid, zv * 6, yv * 6))
+                          * np.clip(0.65 + 0.35 * yv / np.maximum(hgt[v], 1), 0.5, 1.1))[:, None]
     light = 0.92 if sc.sun_side == 0 else (1.12 if sc.sun_side == side.sign else 0.78)
-    rgb *= light
-    haze = np.asarray(pal.SKY_OVERCAST_HORIZON if sc.overcast else pal.SKY_CLEAR_HORIZON, np.float32)
     a = np.clip(z / (Z_END * 2.2), 0, 0.5)[:, None]
-    rgb = rgb * (1 - a) + haze * a
+    rgb = rgb * (light * (1 - a)) + _haze(sc) * a
+    is_veg = material == 3
+    inst = np.array([s.inst for s in segs], np.int32)[k]
     cv.put(ys, xs, np.where(is_veg, VEGETATION, BUILDING).astype(np.uint8), rgb, np.where(is_veg, 0, inst))
+
+
+def _road(sc: Scene, tex: Textures, X, Z, lat, curb, parking, foot):
+    """Asphalt with patches, lane markings, parking stalls and a zebra crossing."""
+    low = sample(tex.low, X * 3, Z * 3)
+    grain = sample(tex.fine, X * 40, Z * 40)
+    fade = np.clip(1.5 - foot / 0.05, 0.2, 1)
+    rgb = sc.road_color * ((1 + 0.07 * low + 0.08 * grain * fade) * np.where(parking, 0.92, 1.0))[:, None]
+    paint = (np.abs(X - sc.lane_x) < 0.07 + 0.5 * foot) & (_frac(Z / 9.0) < 0.4)
+    paint |= np.abs(lat - (curb - 0.3)) < 0.06 + 0.5 * foot
+    if sc.crossing is not None:
+        paint |= (Z >= sc.crossing[0]) & (Z < sc.crossing[1]) & (_frac(X) < 0.5)
+    paint |= parking & (_frac(Z / 5.5) < 0.03 + 0.5 * foot * Z / sc.camera.hc / 5.5)
+    rgb[paint] = 0.2 * rgb[paint] + 180
+    return rgb
+
+
+def _sidewalk(color, tex, X, Z, lat, curb, foot):
+    """Paving slabs (60 cm) and a curb stone."""
+    slab = (_frac(X / 0.6) < 0.06) | (_frac(Z / 0.6) < 0.06)
+    sf = np.clip(1.5 - foot / 0.03, 0, 1)
+    rgb = color * (1 + 0.05 * sample(tex.low, X * 3, Z * 3) + 0.06 * sample(tex.fine, X * 40, Z * 40)
+                   - 0.18 * slab * sf)[:, None]
+    cs = lat < curb + 0.25
+    rgb[cs] = rgb[cs] * 0.6 + 80
+    return rgb
 
 
 def _ground(cv: _Canvas, sc: Scene, tex: Textures) -> None:
     cam = sc.camera
     left, right = sc.sides
-    r0 = int(np.floor(cam.yh + cam.hc * cam.f / Z_END))
-    r0 = max(0, min(cam.height, r0))
+    r0 = max(0, min(cam.height, int(np.floor(cam.yh + cam.hc * cam.f / Z_END))))
     rows = np.arange(r0, cam.height, dtype=np.float32) + 0.5
     dy = np.maximum(rows - cam.yh, 1e-3)[:, None]
-    X = (np.arange(cam.width, dtype=np.float32)[None, :] + 0.5 - cam.xv) * cam.hc / dy  # (rows, W)
+    X = (np.arange(cam.width, dtype=np.float32)[None, :] + 0.5 - cam.xv) * (cam.hc / dy)  # (rows, W)
     ys, xs = np.nonzero((X >= -left.facade) & (X <= right.facade))
     X = X[ys, xs]
-    Z = cam.f * cam.hc / dy[ys, 0]
+    Z = (cam.f * cam.hc / dy[:, 0])[ys]
     ys = ys + r0
-    n = len(X)
-    label = np.full(n, SIDEWALK, np.uint8)
-    rgb = np.empty((n, 3), np.float32)
+    label = np.full(len(X), SIDEWALK, np.uint8)
+    rgb = np.empty((len(X), 3), np.float32)
     right_side = X > 0
     lat = np.abs(X)
-    curb = np.where(right_side, right.curb, left.curb)
+    foot = Z / cam.f  # metres per pixel across the road
+    curb = np.where(right_side, np.float32(right.curb), np.float32(left.curb))
     road = lat <= curb
-    foot = Z / cam.f  # metres per pixel across; along the road it is Z / (f * hc) times more
     label[road] = ROAD
+    parking = np.zeros(len(X), bool)
     for side in (left, right):
-        on = (right_side == (side.sign > 0))
+        on = right_side == (side.sign > 0)
         if side.parking:
-            label[on & road & (lat > side.curb - 2.0)] = PARKING
+            parking |= on & road & (lat > side.curb - 2.0)
         if side.terrain is not None:
             label[on & (lat >= side.terrain[0]) & (lat < side.terrain[1])] = TERRAIN
         if side.driveway is not None:
             label[on & ~road & (label == SIDEWALK) & (Z >= side.driveway[0]) & (Z < side.driveway[1])] = GROUND
-    grain = sample(tex.fine, X * 40, Z * 40)
-    low = sample(tex.low, X * 3, Z * 3)
-    # road: asphalt with patches, lane markings, a zebra crossing
-    m = (label == ROAD) | (label == PARKING)
-    fade = np.clip(1.5 - foot / 0.05, 0.2, 1)
-    rgb[m] = sc.road_color * (1 + 0.07 * low[m] + 0.08 * grain[m] * fade[m])[:, None]
-    rgb[label == PARKING] *= 0.92
-    zf = _frac(Z / 9.0)
-    paint = m & (np.abs(X - sc.lane_x) < 0.07 + 0.5 * foot) & (zf < 0.4)
-    paint |= m & (np.abs(lat - (curb - 0.3)) < 0.06 + 0.5 * foot)
-    if sc.crossing is not None:
-        paint |= m & (Z >= sc.crossing[0]) & (Z < sc.crossing[1]) & (_frac(X / 1.0) < 0.5)
-    stall = (label == PARKING) & (_frac(Z / 5.5) < 0.03 + 0.5 * foot * Z / cam.hc / 5.5)
-    paint |= stall
-    rgb[paint] = 0.2 * rgb[paint] + 180
-    # sidewalk: paving slabs and a curb stone
+    label[parking] = PARKING
+    m = np.nonzero(road)[0]
+    rgb[m] = _road(sc, tex, X[m], Z[m], lat[m], curb[m], parking[m], foot[m])
     for side in (left, right):
-        on = (right_side == (side.sign > 0))
-        s = on & (label == SIDEWALK)
-        slab = (_frac(X / 0.6) < 0.06) | (_frac(Z / 0.6) < 0.06 * (1 + foot[...] * 0))
-        sf = np.clip(1.5 - foot / 0.03, 0, 1)
-        rgb[s] = side.sidewalk_color * (1 + 0.05 * low[s] + 0.06 * grain[s] - 0.18 * (slab[s] * sf[s]))[:, None]
-        cs = s & (lat < side.curb + 0.25)
-        rgb[cs] = rgb[cs] * 0.6 + 80
-        t = on & (label == TERRAIN)
-        tcol = side.terrain_color * (1 + 0.2 * sample(tex.fine, X * 60, Z * 60) + 0.1 * low)[:, None]
-        rgb[t] = tcol[t]
-    g = label == GROUND
-    rgb[g] = np.asarray(pal.GROUND[0], np.float32) * (1 + 0.08 * grain[g])[:, None]
-    haze = np.asarray(pal.SKY_OVERCAST_HORIZON if sc.overcast else pal.SKY_CLEAR_HORIZON, np.float32)
+        on = right_side == (side.sign > 0)
+        m = np.nonzero(on & (label == SIDEWALK))[0]
+        rgb[m] = _sidewalk(side.sidewalk_color, tex, X[m], Z[m], lat[m], side.curb, foot[m])
+        m = np.nonzero(on & (label == TERRAIN))[0]
+        rgb[m] = side.terrain_color * (1 + 0.2 * sample(tex.fine, X[m] * 60, Z[m] * 60)
+                                       + 0.1 * sample(tex.low, X[m] * 3, Z[m] * 3))[:, None]
+    m = np.nonzero(label == GROUND)[0]
+    rgb[m] = np.asarray(pal.GROUND[0], np.float32) * (1 + 0.08 * sample(tex.fine, X[m] * 40, Z[m] * 40))[:, None]
     a = np.clip(Z / (Z_END * 2.2), 0, 0.5)[:, None]
-    rgb = rgb * (1 - a) + haze * a
-    cv.put(ys, xs, label, rgb)
+    cv.put(ys, xs, label, rgb * (1 - a) + _haze(sc) * a)
 
 
 def _planes(cv: _Canvas, sc: Scene, tex: Textures, side: Side) -> None:
@@ -324,11 +356,13 @@ def render_scene(sc: Scene, tex: Textures, noise_offset: tuple[int, int] = (0, 0
         _planes(cv, sc, tex, side)
     _sprites(cv, sc, tex)
     _ego(cv, sc)
-    photo = cv.photo * sc.exposure
     n = tex.sensor.shape[0]
     oy, ox = noise_offset
-    ri = (np.arange(cam.height) + oy) % n
-    ci = (np.arange(cam.width) + ox) % n
-    photo += 3.5 * tex.sensor[ri[:, None], ci[None, :]]
-    photo = np.clip(photo + 0.5, 0, 255).astype(np.uint8)
+    noise = tex.sensor.take((np.arange(cam.height) + oy) % n, axis=0).take((np.arange(cam.width) + ox) % n, axis=1)
+    photo = cv.photo
+    photo *= sc.exposure
+    photo += noise
+    photo += 0.5
+    np.clip(photo, 0, 255, out=photo)
+    photo = photo.astype(np.uint8)
     return Rendered(cv.lab, cv.inst, photo)

@@ -178,13 +178,17 @@ def _sprites(rng: np.random.Generator, sides: tuple[Side, Side], lane_x: float, 
         return float(rng.uniform(Z_NEAR, 70.0))
 
     lanes = [(-left.curb + lane_x) / 2, (right.curb + lane_x) / 2]
-    for _ in range(int(rng.integers(2, 9))):  # cars in lanes, parked at curbs
+    for _ in range(int(rng.integers(1, 7))):  # cars driving in the lanes (oncoming ones show their front)
+        x = lanes[int(rng.integers(2))] + rng.normal(0, 0.3)
+        add("car", x, z(), {"body": pal.pick(rng, pal.CAR, 8)}, front=bool(rng.random() < 0.6 and x < lane_x))
+    for s in sides:  # rows of cars parked along the curbs
         if rng.random() < 0.6:
-            x = lanes[int(rng.integers(2))] + rng.normal(0, 0.3)
-        else:
-            s = sides[int(rng.integers(2))]
-            x = s.sign * (s.curb - 1.1)
-        add("car", x, z(), {"body": pal.pick(rng, pal.CAR, 8)}, front=bool(rng.random() < 0.35 and x < lane_x))
+            zp = float(rng.uniform(Z_NEAR, 16.0))
+            for _ in range(int(rng.integers(2, 8))):
+                if rng.random() < 0.8:
+                    add("car", s.sign * (s.curb - 1.1) + rng.normal(0, 0.1), zp, {"body": pal.pick(rng, pal.CAR, 8)},
+                        front=bool(rng.random() < 0.3))
+                zp += float(rng.uniform(4.8, 7.0))
     if rng.random() < 0.4:
         add("truck", lanes[int(rng.integers(2))], rng.uniform(9, 60), {"body": pal.pick(rng, pal.TRUCK, 8)})
     if rng.random() < 0.4:
@@ -192,7 +196,7 @@ def _sprites(rng: np.random.Generator, sides: tuple[Side, Side], lane_x: float, 
             front=bool(rng.random() < 0.4))
     if rng.random() < 0.35:
         add("train", lane_x + rng.normal(0, 0.3), rng.uniform(12, 60), {"body": pal.pick(rng, pal.TRAIN, 8)})
-    for _ in range(int(rng.integers(0, 7))):
+    for _ in range(int(rng.integers(0, 9))):
         s = sides[int(rng.integers(2))]
         add("person", walk_x(s), rng.uniform(Z_NEAR, 45.0), _person_colors(rng), phase=float(rng.uniform(-1, 1)))
     if rng.random() < 0.25:  # people crossing
@@ -224,7 +228,7 @@ def _sprites(rng: np.random.Generator, sides: tuple[Side, Side], lane_x: float, 
         s = sides[int(rng.integers(2))]
         add("traffic light", s.sign * (s.curb + 0.4), rng.uniform(10.0, 55.0), {"pole": pole_color},
             lamp=int(rng.integers(3)), arm=float(rng.uniform(2.0, 4.0)) * -s.sign if rng.random() < 0.5 else 0.0)
-    for _ in range(int(rng.integers(0, 6))):
+    for _ in range(int(rng.integers(0, 8))):
         s = sides[int(rng.integers(2))]
         x = s.sign * float(rng.uniform(*s.terrain)) if s.terrain and rng.random() < 0.6 else s.sign * (s.curb + 0.8)
         add("tree", x, z(), {"leaves": pal.pick(rng, pal.VEGETATION, 12), "trunk": pal.pick(rng, [(80, 60, 45), (60, 55, 50)], 6)},

@@ -214,7 +214,7 @@ def _pole(lx, ly, sp, tex):
 
 
 def _sign(lx, ly, sp, tex):
-    cy, r = 2.5, 0.3
+    cy, r = 2.5, 0.38
     shape = sp.params["shape"]
     if shape == "circle":
         face = disk(lx, ly, 0, cy, r)
@@ -287,7 +287,7 @@ SPRITES.register("rider", SpriteKind(lambda s: (-1.05, 1.05, 1.82), _rider, 0.8)
 SPRITES.register("bicycle", SpriteKind(lambda s: (-0.9, 0.9, 1.1), _parked_bicycle, 0.0))
 SPRITES.register("motorcycle", SpriteKind(lambda s: (-1.05, 1.05, 1.1), _parked_motorcycle, 0.9))
 SPRITES.register("pole", SpriteKind(lambda s: (-0.09, 0.09, s.params["height"]), _pole, 0.0))
-SPRITES.register("traffic sign", SpriteKind(lambda s: (-0.35, 0.35, 2.85), _sign, 0.0))
+SPRITES.register("traffic sign", SpriteKind(lambda s: (-0.4, 0.4, 2.9), _sign, 0.0))
 SPRITES.register("traffic light", SpriteKind(_light_extent, _light, 0.0))
 SPRITES.register("tree", SpriteKind(lambda s: (-s.params["crown"] * 1.4, s.params["crown"] * 1.4,
                                                s.params["height"] + 0.4 * s.params["crown"]), _tree, 0.0))

@@ -23,7 +23,7 @@ class Textures:
     fine: np.ndarray  # (TILE, TILE) float32, white-ish noise
     mid: np.ndarray  # (TILE, TILE) float32
     low: np.ndarray  # (TILE, TILE) float32
-    sensor: np.ndarray  # (TILE, TILE, 3) float32 per-channel camera noise
+    sensor: np.ndarray  # (TILE, TILE, 3) float32 per-channel camera noise (grey levels)
 
 
 def _smooth_wrap(white: np.ndarray, sigma: float) -> np.ndarray:
@@ -42,12 +42,14 @@ def textures_for_seed(seed: int) -> Textures:
     """The texture tiles of a dataset seed (deterministic; cached per process)."""
     rng = np.random.default_rng([int(seed), 7919])
     white = rng.standard_normal((3, TILE, TILE))
-    sensor = rng.standard_normal((TILE, TILE, 3)).astype(np.float32)
+    sensor = (3.5 * rng.standard_normal((TILE, TILE, 3))).astype(np.float32)
     return Textures(fine=_smooth_wrap(white[0], 0.6), mid=_smooth_wrap(white[1], 2.5),
                     low=_smooth_wrap(white[2], 10.0), sensor=sensor)
 
 
-def sample(tile: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+def sample(tile: np.ndarray, u, v) -> np.ndarray:
     """Look up ``tile`` at (u, v) tile-pixel coordinates (any shape, broadcast; wraps)."""
-    m = tile.shape[0] - 1
-    return tile[np.asarray(v, dtype=np.int32) & m, np.asarray(u, dtype=np.int32) & m]
+    m = TILE - 1
+    iu = np.asarray(u).astype(np.int32) & m
+    iv = (np.asarray(v).astype(np.int32) & m) << 8  # TILE == 2 ** 8
+    return tile.reshape(-1).take(iv | iu)
