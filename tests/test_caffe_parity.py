@@ -99,3 +99,30 @@ def test_full_vgg_widths_map(tmp_path):
     for name, t in state.items():
         assert t.shape == reference[name].shape
         np.testing.assert_array_equal(t.numpy(), weights[name]())
+
+
+def test_parity_through_the_cli(tmp_path, caffe_dir, capsys):
+    """import-caffe, then ``p2peval segment --save-scores``: Caffe's scores and labels."""
+    import shutil
+
+    from p2peval.cli import main
+
+    ckpt = tmp_path / "tiny.pt"
+    assert main(["scorer", "import-caffe", str(caffe_dir / "tiny.caffemodel"), "--out", str(ckpt)]) == 0
+    for case in CASES:
+        h, w = (int(v) for v in case.split("_")[1].split("x"))
+        images = tmp_path / case
+        images.mkdir()
+        shutil.copy(caffe_dir / f"input_{case}.png", images)
+        out = tmp_path / f"out_{case}"
+        assert main(["segment", str(images), "--scorer", str(ckpt), "--out", str(out), "--save-scores",
+                     "--size", f"{h}x{w}", "--quiet"]) == 0
+        score = np.load(out / f"input_{case}_scores.npy")
+        ref = np.load(caffe_dir / f"score_{case}.npy")[0]
+        assert score.dtype == np.float32 and score.shape == ref.shape
+        atol = 1e-5 * float(np.abs(ref).max())
+        np.testing.assert_allclose(score, ref, rtol=0, atol=atol)
+        labels = np.asarray(Image.open(out / f"input_{case}_trainIds.png"))
+        differ = labels != np.load(caffe_dir / f"label_{case}.npy")
+        assert not (differ & (near_tie_margin(ref) >= 2 * atol)).any()
+    capsys.readouterr()
