@@ -54,10 +54,11 @@ def scorer_view(rgb: np.ndarray, label_hw: tuple[int, int], protocol: Protocol) 
 def preprocess(rgb: np.ndarray, protocol: Protocol) -> torch.Tensor:
     """(H, W, 3) uint8 RGB -> (3, H, W) float32 in the protocol's order minus its mean, times its
     scale (pix2pix: BGR minus (72.78, 83.21, 73.45), no division by 255)."""
-    x = rgb.astype(np.float32)
+    x = rgb.astype(np.float64)
     if protocol.channel_order == "BGR":
         x = x[:, :, ::-1]
-    x = (x - np.asarray(protocol.mean, dtype=np.float32)) * np.float32(protocol.scale)
+    # float64 arithmetic rounded once to float32, as the reference's in-place numpy subtraction.
+    x = ((x - np.asarray(protocol.mean, dtype=np.float64)) * protocol.scale).astype(np.float32)
     return torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1)))
 
 
