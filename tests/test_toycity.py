@@ -204,11 +204,14 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.parametrize("extra", [["--n", "0"], ["--n", "2", "--size", "8"], ["--n", "2", "--workers", "0"],
-                                   ["--n", "2", "--val", "0"]])
-def test_cli_bad_options(tmp_path, extra):
-    r = _cli(str(tmp_path / "o"), *extra)
-    assert r.returncode != 0
-    assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+                                   ["--n", "2", "--val", "0"], ["--n", "2", "--native-height", "4"]])
+def test_cli_bad_options(tmp_path, capsys, extra):
+    from p2peval.cli import main
+
+    rc = main(["data", "toycity", str(tmp_path / "o"), *extra])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert len(err.strip().splitlines()) == 1 and err.startswith("p2peval: error:")
     assert not (tmp_path / "o" / "cityscapes").exists()
 
 

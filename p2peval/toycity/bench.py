@@ -29,16 +29,20 @@ def bench(size: int = 256, n: int = 60, repeats: int = 3, workers: tuple[int, ..
         render.append(20 / (time.perf_counter() - t))
     end_to_end = {}
     for w in workers:
-        rates = []
+        rates, cpu = [], []
         for r in range(repeats):
             tmp = Path(tempfile.mkdtemp(prefix="toycity-bench-"))
             try:
-                t = time.perf_counter()
+                t, c = time.perf_counter(), time.process_time()
                 generate_toycity(tmp / "d", n, 1, size=size, seed=r, progress=False, workers=w)
                 rates.append((n + 1) / (time.perf_counter() - t))
+                cpu.append((time.process_time() - c) / (n + 1))
             finally:
                 shutil.rmtree(tmp, ignore_errors=True)
         end_to_end[str(w)] = {"images_per_s_median": statistics.median(rates), "runs": rates}
+        if w == 1:  # all work in this process: CPU seconds per image, insensitive to waiting for a core
+            end_to_end[str(w)]["cpu_ms_per_image_median"] = 1000 * statistics.median(cpu)
+            end_to_end[str(w)]["images_per_s_per_free_core"] = 1 / statistics.median(cpu)
     return {"size": size, "native": f"{size}x{2 * size}", "frames_per_run": n + 1, "repeats": repeats,
             "render_only_images_per_s_median": statistics.median(render), "render_only_runs": render,
             "end_to_end_by_workers": end_to_end, "cpus": os.cpu_count(), "load_average_1m_at_end": os.getloadavg()[0]}

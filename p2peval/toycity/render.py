@@ -117,14 +117,13 @@ def _windows(rgb, z, yw, hgt, spacing, floor_h, inst, refl, tex):
     wz, fy = z / spacing, yw / floor_h
     fwz, ffy = np.abs(_frac(wz) - 0.5), _frac(fy)
     upper = (fy >= 1) & (yw < hgt - 1.0)
-    win = (fwz < 0.2) & (ffy > 0.3) & (ffy < 0.85) & upper
-    w = np.nonzero(win)[0]
+    w = np.nonzero((fwz < 0.2) & (ffy > 0.3) & (ffy < 0.85) & upper)[0]
     hv = sample(tex.fine, np.floor(wz[w]) * 13 + inst[w] * 7, np.floor(fy[w]) * 29)
     wcol = np.stack([40 + 25 * hv, 48 + 25 * hv, 58 + 30 * hv], 1) + 0.3 * refl[w]
     rgb[w] = np.where((hv > 1.4)[:, None], np.array([215, 190, 140], np.float32), wcol)
-    sill = (fwz < 0.23) & (np.abs(ffy - 0.28) < 0.03) & upper
+    sill = np.nonzero((fwz < 0.23) & (np.abs(ffy - 0.28) < 0.03) & upper)[0]
     rgb[sill] = 0.5 * rgb[sill] + 110
-    shop = (yw < floor_h * 0.85) & (yw > 0.3) & (np.abs(_frac(z / 6.0) - 0.5) < 0.3)
+    shop = np.nonzero((yw < floor_h * 0.85) & (yw > 0.3) & (np.abs(_frac(z / 6.0) - 0.5) < 0.3))[0]
     rgb[shop] = 0.4 * rgb[shop] + 0.35 * refl[shop]
     return rgb
 
@@ -323,7 +322,11 @@ def _sprites(cv: _Canvas, sc: Scene, tex: Textures) -> None:
                 continue
             lab[mask] = label
             inst[mask] = sp.inst
-            photo[mask] = np.broadcast_to(np.asarray(rgb, np.float32), photo.shape)[mask]
+            rgb = np.asarray(rgb, np.float32)
+            if rgb.ndim == 1:
+                photo[mask] = rgb
+            else:
+                np.copyto(photo, rgb, where=mask[..., None])
 
 
 def _ego(cv: _Canvas, sc: Scene) -> None:
