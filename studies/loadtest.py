@@ -1,0 +1,156 @@
+"""Load run: many participants at once complete a study against one server, in real browser pages.
+
+Every participant is a separate browser context (own cookies and websocket) in one headless
+Chromium, driven concurrently. Measured in the browser: the time from an answer click
+(``performance.mark('p2p-answer')``) to the next trial being ready, i.e. both of its images decoded
+(``performance.mark('p2p-trial-ready')``). Afterwards the database must hold exactly one row per
+trial per participant.
+
+    python -m studies.loadtest --participants 20 --out results/benchmarks/study_load.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage"]
+
+_LATENCY_JS = """() => {
+  const a = performance.getEntriesByName('p2p-answer').map(e => e.startTime);
+  const r = performance.getEntriesByName('p2p-trial-ready').map(e => e.startTime);
+  return {answers: a, ready: r};
+}"""
+
+
+def answer_to_ready_ms(answers: list[float], ready: list[float]) -> list[float]:
+    """For each answer mark, the delay to the first trial-ready mark after it (if any)."""
+    out = []
+    for t in answers:
+        later = [r for r in ready if r > t]
+        if later:
+            out.append(min(later) - t)
+    return out
+
+
+async def _participant(browser, url: str, pid: str, n_trials: int, labels: tuple[str, str],
+                       practice: int, timeout_ms: float) -> list[float]:
+    context = await browser.new_context()
+    page = await context.new_page()
+    try:
+        await page.goto(f"{url}/?pid={pid}", timeout=timeout_ms)
+        await page.get_by_role("button", name="Start").click(timeout=timeout_ms)
+        for i in range(n_trials):
+            choice = labels[(sum(map(ord, pid)) + i) % 2]
+            await page.get_by_role("button", name=choice, exact=True).click(timeout=timeout_ms)
+            if i < practice:
+                await page.get_by_role("button", name="Continue").click(timeout=timeout_ms)
+        await page.get_by_text("completion code").wait_for(timeout=timeout_ms)
+        marks = await page.evaluate(_LATENCY_JS)
+    except Exception:
+        import os
+        if os.environ.get("P2PEVAL_LOAD_DEBUG"):
+            await page.screenshot(path=f"{os.environ['P2PEVAL_LOAD_DEBUG']}/{pid}.png")
+            Path(f"{os.environ['P2PEVAL_LOAD_DEBUG']}/{pid}.html").write_text(await page.content())
+        raise
+    finally:
+        await context.close()
+    # Practice answers wait for a Continue click before the next trial: keep main trials only.
+    return answer_to_ready_ms(marks["answers"][practice:], marks["ready"])
+
+
+async def _run_all(url: str, n: int, n_trials: int, labels, practice: int, timeout_ms: float):
+    from playwright.async_api import async_playwright
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                          args=CHROMIUM_ARGS)
+        try:
+            return await asyncio.gather(*[
+                _participant(browser, url, f"load{k:03d}", n_trials, labels, practice, timeout_ms)
+                for k in range(n)])
+        finally:
+            await browser.close()
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Linear-interpolated percentile (numpy's default rule), q in [0, 100]."""
+    import numpy as np
+    return float(np.percentile(np.asarray(values, dtype=float), q))
+
+
+def run_load(participants: int = 20, *, workdir: str | Path | None = None, main_trials: int = 6,
+             practice_trials: int = 1, display_ms: int = 50, size: int = 128,
+             timeout_s: float = 120) -> dict:
+    """Run the load scenario; returns the measurements and the database checks."""
+    from studies.demo import write_demo_study
+    from studies.server import StudyServer
+    from studies.storage import Store
+
+    work = Path(workdir or tempfile.mkdtemp(prefix="study-load-"))
+    study = write_demo_study(work / "study", n_images=practice_trials + main_trials + 2, size=size,
+                             name="load", practice_trials=practice_trials, main_trials=main_trials,
+                             display_ms=display_ms, gap_ms=display_ms, fixation_ms=0,
+                             completion_code="LOAD-DONE")
+    db = f"sqlite:///{work / 'load.db'}"
+    n_trials = practice_trials + main_trials
+    with StudyServer(study, db=db, log=work / "server.log") as server:
+        t0 = time.perf_counter()
+        latencies = asyncio.run(_run_all(server.url, participants, n_trials, ("First", "Second"),
+                                         practice_trials, timeout_s * 1000))
+        wall = time.perf_counter() - t0
+    store = Store(db)
+    rows = store.answer_rows("load")
+    sessions = store.session_rows("load")
+    store.close()
+    keys = [(r["participant"], r["trial_index"]) for r in rows]
+    flat = [x for per in latencies for x in per]
+    return {
+        "participants": participants, "trials_per_participant": n_trials,
+        "display_ms": display_ms, "image_size": size,
+        "answers_stored": len(rows), "answers_expected": participants * n_trials,
+        "duplicate_answers": len(keys) - len(set(keys)),
+        "sessions": len(sessions), "sessions_finished": sum(s["finished_at"] is not None
+                                                            for s in sessions),
+        "answer_to_next_trial_ready_ms": {
+            "n": len(flat), "median": statistics.median(flat) if flat else None,
+            "p95": percentile(flat, 95) if flat else None, "max": max(flat) if flat else None},
+        "wall_s": wall,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m studies.loadtest", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--participants", type=int, default=20)
+    ap.add_argument("--main-trials", type=int, default=6)
+    ap.add_argument("--display-ms", type=int, default=50)
+    ap.add_argument("--size", type=int, default=128)
+    ap.add_argument("--out", default=None, help="JSON file to write (e.g. results/benchmarks/study_load.json)")
+    args = ap.parse_args(argv)
+    result = run_load(args.participants, main_trials=args.main_trials, display_ms=args.display_ms,
+                      size=args.size)
+    result.update({"command": "python -m studies.loadtest " + " ".join(argv or sys.argv[1:]),
+                   "machine": f"{platform.machine()}, {__import__('os').cpu_count()} cores "
+                              "(shared with other jobs while measured)",
+                   "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.out:
+        from p2peval.scorefile import write_json_atomic
+        write_json_atomic(args.out, result)
+    ok = result["answers_stored"] == result["answers_expected"] and not result["duplicate_answers"]
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

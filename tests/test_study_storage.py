@@ -1,0 +1,164 @@
+"""Study storage against SQLite and a real PostgreSQL server (started here, thrown away after)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from studies.server import free_port
+from studies.storage import Store
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+def _as_postgres(cmd: list[str]) -> list[str]:
+    if os.geteuid() == 0:  # the server refuses to run as root
+        return ["runuser", "-u", "postgres", "--", *cmd]
+    return cmd
+
+
+@pytest.fixture(scope="module")
+def postgres_url():
+    if not (PG_BIN / "initdb").exists():
+        pytest.skip(f"PostgreSQL binaries not found in {PG_BIN} (make system-deps installs them)")
+    d = Path(tempfile.mkdtemp(prefix="p2peval-pg-"))
+    if os.geteuid() == 0:
+        shutil.chown(d, "postgres")
+    port = free_port()
+    subprocess.run(_as_postgres([str(PG_BIN / "initdb"), "-D", str(d / "data"), "-A", "trust",
+                                 "-U", "postgres"]), check=True, capture_output=True)
+    subprocess.run(_as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(d / "data"), "-l", str(d / "log"),
+                                 "-w", "-o", f"-p {port} -k {d} -c listen_addresses=127.0.0.1",
+                                 "start"]), check=True, capture_output=True)
+    try:
+        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run(_as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(d / "data"), "-m", "fast",
+                                     "stop"]), capture_output=True)
+        shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store(request, tmp_path):
+    if request.param == "sqlite":
+        s = Store(f"sqlite:///{tmp_path / 'study.db'}")
+    else:
+        s = Store(request.getfixturevalue("postgres_url"))
+        with s.engine.begin() as c:  # a clean slate per test
+            c.execute(text("DELETE FROM study_answers"))
+            c.execute(text("DELETE FROM study_sessions"))
+    yield s
+    s.close()
+
+
+def _row(i: int, kind: str = "main", labeled_real: bool = False) -> dict:
+    return {"trial_index": i, "kind": kind, "layout": "sequential", "ask": "fake",
+            "real_position": i % 2, "trial_seed": 1000 + i, "answer": 0, "correct": not labeled_real,
+            "labeled_real": labeled_real, "response_ms": 500.0, "display_ms_first": 1000.0,
+            "display_ms_second": 999.9, "real_image": f"r{i}.png", "fake_image": f"f{i}.png",
+            "shown_at": None}
+
+
+def test_one_session_per_participant_across_algorithms(store):
+    s1, created1 = store.start_session("st", "P1", ["A", "B"], n_trials=3)
+    s2, created2 = store.start_session("st", "P1", ["B", "A"], n_trials=3)
+    assert created1 and not created2
+    assert s2.id == s1.id and s2.algorithm == s1.algorithm
+    # the database itself refuses a second row, whatever the code above does
+    from sqlalchemy.exc import IntegrityError
+    from studies.storage import now, sessions
+    with pytest.raises(IntegrityError):
+        with store.engine.begin() as c:
+            c.execute(sessions.insert().values(study="st", participant="P1", algorithm="B", seed=1,
+                                               n_trials=3, started_at=now()))
+    # another study is another session
+    s3, created3 = store.start_session("other", "P1", ["A"], n_trials=3)
+    assert created3 and s3.id != s1.id
+
+
+def test_answer_recorded_once_and_session_finishes(store):
+    s, _ = store.start_session("st", "P1", ["A"], n_trials=2)
+    assert store.record_answer(s, _row(0))
+    assert not store.record_answer(s, _row(0, labeled_real=True))  # double click / second tab
+    assert store.answered(s.id) == 1
+    assert not store.is_finished(s.id)
+    assert store.record_answer(s, _row(1))
+    assert store.is_finished(s.id)
+    rows = store.answer_rows("st")
+    assert [r["trial_index"] for r in rows] == [0, 1]
+    assert rows[0]["labeled_real"] is False  # the first answer is the one kept
+    assert rows[0]["participant"] == "P1" and rows[0]["algorithm"] == "A"
+    assert rows[0]["display_ms_second"] == pytest.approx(999.9)
+
+
+def test_balanced_assignment_by_completed_sessions(store):
+    algos = ["A", "B", "C"]
+    # A: two completed sessions, B: one completed, C: one in progress
+    for pid, algo, finish in [("p1", "A", True), ("p2", "A", True), ("p3", "B", True),
+                              ("p4", "C", False)]:
+        s, _ = store.start_session("st", pid, [algo], n_trials=1)
+        if finish:
+            store.record_answer(s, _row(0))
+    assert store.session_counts("st") == {"A": (2, 0), "B": (1, 0), "C": (0, 1)}
+    s, _ = store.start_session("st", "new1", algos, n_trials=1)
+    assert s.algorithm == "C"  # fewest completed (0), even though one is in progress
+    s, _ = store.start_session("st", "new2", algos, n_trials=1)
+    assert s.algorithm == "C"  # still 0 completed; in-progress count only breaks ties
+    store.record_answer(store.get_session("st", "p4"), _row(0))
+    store.record_answer(s, _row(0))
+    store.record_answer(store.get_session("st", "new1"), _row(0))
+    s, _ = store.start_session("st", "new3", algos, n_trials=1)
+    assert s.algorithm == "B"  # A 2, B 1, C 3 completed
+
+
+def test_concurrent_participants_lose_and_duplicate_nothing(store):
+    """20 threads, each a participant answering 5 trials, every answer sent twice at once."""
+    n_part, n_trials = 20, 5
+    errors = []
+
+    def participant(k):
+        try:
+            s, _ = store.start_session("st", f"c{k}", ["A", "B"], n_trials=n_trials)
+            for i in range(n_trials):
+                t = [threading.Thread(target=store.record_answer, args=(s, _row(i)))
+                     for _ in range(2)]
+                [x.start() for x in t]
+                [x.join() for x in t]
+        except Exception as e:  # pragma: no cover - reported below
+            errors.append(repr(e))
+
+    threads = [threading.Thread(target=participant, args=(k,)) for k in range(n_part)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    assert not errors
+    rows = store.answer_rows("st")
+    keys = [(r["participant"], r["trial_index"]) for r in rows]
+    assert len(keys) == n_part * n_trials == len(set(keys))
+    done, running = zip(*store.session_counts("st").values())
+    assert sum(done) == n_part and sum(running) == 0
+
+
+def test_sqlite_runs_in_wal_mode(tmp_path):
+    s = Store(f"sqlite:///{tmp_path / 'w.db'}")
+    with s.engine.connect() as c:
+        assert c.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+    s.close()
+
+
+def test_bad_database_url_is_one_line(tmp_path, capsys):
+    from p2peval.cli import main
+    rc = main(["study", "export", "nosuchdriver://x/y"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and err.startswith("p2peval: error:") and "nosuchdriver" in err
+    assert len(err.splitlines()) == 1
+    rc = main(["study", "export", f"sqlite:///{tmp_path}/missing/dir/x.db"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and "cannot open database" in err and len(err.splitlines()) == 1
