@@ -1,0 +1,172 @@
+"""The study app's pages through Streamlit's AppTest (no browser: the trial component's
+JavaScript does not run here; tests/test_study_browser.py covers it)."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from studies.app import answer_row, clean_pid
+from studies.config import load_study
+from studies.demo import write_demo_study
+from studies.protocol import load_material, plan_session
+from studies.storage import Store
+
+APP = str(Path(__file__).resolve().parents[1] / "studies" / "app.py")
+
+
+@pytest.fixture
+def study(tmp_path, monkeypatch):
+    path = write_demo_study(tmp_path / "s", n_images=6, size=16, practice_trials=1, main_trials=2,
+                            completion_code="CODE-77", admin_token="tok-123",
+                            blur={"algoAlpha": 0.5, "algoBeta": 2.0}, image_size=24)
+    db = f"sqlite:///{tmp_path / 'app.db'}"
+    monkeypatch.setenv("P2PEVAL_STUDY", str(path))
+    monkeypatch.setenv("P2PEVAL_STUDY_DB", db)
+    monkeypatch.delenv("P2PEVAL_STUDY_ADMIN_TOKEN", raising=False)
+    return path, db
+
+
+def _app(pid: str | None = None, **params) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=30)
+    if pid is not None:
+        at.query_params["pid"] = pid
+    for k, v in params.items():
+        at.query_params[k] = v
+    return at.run()
+
+
+def _texts(at) -> str:
+    return "\n".join(str(getattr(e, "value", "")) for e in at.main)
+
+
+def _answer_all(db: str, study_path: Path, pid: str, upto: int) -> None:
+    cfg = load_study(study_path)
+    store = Store(db)
+    s = store.get_session(cfg.name, pid)
+    for t in plan_session(cfg, load_material(cfg), s.algorithm, s.seed)[:upto]:
+        store.record_answer(s, answer_row(cfg, t, {"choice": 0, "display_ms": [1000, 1000]}, None))
+    store.close()
+
+
+def test_participant_id_form(study):
+    at = _app()
+    assert not at.exception
+    at.text_input[0].input("bad id with spaces")
+    at.button[0].click().run()
+    assert "Please enter a participant ID" in _texts(at)
+    at.text_input[0].input("W-42")
+    at.button[0].click().run()
+    assert at.query_params["pid"] == ["W-42"] or at.query_params["pid"] == "W-42"
+    assert at.subheader[0].value == "Consent"
+
+
+def test_consent_start_and_trial_data_reveal_nothing(study):
+    path, db = study
+    at = _app("P1")
+    assert [s.value for s in at.subheader] == ["Consent", "Instructions"]
+    assert Store(db).get_session("demo", "P1") is None  # nothing stored before Start
+    at.button[0].click().run()
+    assert not at.exception
+    session = Store(db).get_session("demo", "P1")
+    assert session is not None and session.algorithm in ("algoAlpha", "algoBeta")
+    assert "Practice trial 1 of 1" in _texts(at)
+    (el,) = at.get("bidi_component")
+    raw = el.proto.json
+    data = json.loads(raw)
+    assert data["labels"] == ["First", "Second"] and data["display_ms"] == 1000
+    assert set(data) == {"trial", "images", "layout", "display_ms", "gap_ms", "fixation_ms",
+                         "labels", "question", "size"}
+    a, b = (base64.b64decode(u.split(",", 1)[1]) for u in data["images"])
+    assert len(a) == len(b)
+    assert Image.open(io.BytesIO(a)).size == Image.open(io.BytesIO(b)).size == (24, 24)
+    for secret in ("algoAlpha", "algoBeta", "scene", "_real_B", "_fake_B", str(path.parent),
+                   "results", "real_position"):
+        assert secret not in raw
+    assert data["trial"] == at.session_state["trial"]["token"]
+
+
+def test_reload_resumes_at_next_unanswered_trial(study):
+    path, db = study
+    _app("P2").button[0].click().run()
+    _answer_all(db, path, "P2", upto=2)
+    at = _app("P2")  # a fresh browser session: no state but the database
+    assert "You continue with trial 3 of 3" in _texts(at)
+    at.button[0].click().run()
+    assert "Trial 2 of 2" in _texts(at)
+    assert len(at.get("bidi_component")) == 1
+
+
+def test_completed_participant_gets_no_second_session(study):
+    path, db = study
+    _app("P3").button[0].click().run()
+    _answer_all(db, path, "P3", upto=3)
+    store = Store(db)
+    before = store.session_rows("demo")
+    at = _app("P3")
+    text = _texts(at)
+    assert "already completed this study" in text and "CODE-77" in text
+    assert not at.get("bidi_component") and not at.button
+    assert store.session_rows("demo") == before
+    assert len(store.answer_rows("demo")) == 3
+
+
+def test_admin_page_needs_the_token(study):
+    path, db = study
+    _app("P4").button[0].click().run()
+    _answer_all(db, path, "P4", upto=3)
+    at = _app(admin="1")
+    assert "Real or fake?: admin" in at.title[0].value
+    assert not at.dataframe
+    at.text_input[0].input("wrong")
+    at.button[0].click().run()
+    assert "Wrong token." in _texts(at) and not at.dataframe
+    at.text_input[0].input("tok-123")
+    at.button[0].click().run()
+    assert not at.exception
+    progress = at.dataframe[0].value
+    assert progress["completed sessions"].sum() == 1
+    live = at.dataframe[1].value
+    assert list(live["participants"]) == [1]
+    assert "3 answers stored" in str([c.value for c in at.caption])
+
+
+def test_admin_closed_without_token(study, tmp_path, monkeypatch):
+    path, _ = study
+    path.write_text(path.read_text().replace('admin_token = "tok-123"\n', ""))
+    at = _app(admin="1")
+    assert "admin page is disabled" in str([e.value for e in at.error])
+    monkeypatch.setenv("P2PEVAL_STUDY_ADMIN_TOKEN", "env-token")
+    at = _app(admin="1")
+    at.text_input[0].input("env-token")
+    at.button[0].click().run()
+    assert at.dataframe
+
+
+def test_side_by_side_labels(study):
+    path, db = study
+    path.write_text(path.read_text().replace('name = "demo"', 'name = "demo"\nlayout = "side-by-side"'))
+    at = _app("P5")
+    at.button[0].click().run()
+    data = json.loads(at.get("bidi_component")[0].proto.json)
+    assert data["labels"] == ["Left", "Right"] and data["layout"] == "side-by-side"
+
+
+def test_answer_row_scoring():
+    cfg = load_study(write_demo_study(Path(__import__("tempfile").mkdtemp()) / "s", n_images=3,
+                                      size=16, practice_trials=1, main_trials=2))
+    t = plan_session(cfg, load_material(cfg), "sharp", 3)[0]
+    fake_pos = 1 - t.real_position
+    right = answer_row(cfg, t, {"choice": fake_pos, "response_ms": 10}, None)
+    wrong = answer_row(cfg, t, {"choice": t.real_position}, None)
+    assert right["correct"] and not right["labeled_real"]
+    assert not wrong["correct"] and wrong["labeled_real"]
+    with pytest.raises(ValueError):
+        answer_row(cfg, t, {"choice": 2}, None)
+    assert clean_pid(" abc ") == "abc" and clean_pid("a b") is None and clean_pid(None) is None
