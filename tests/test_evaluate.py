@@ -300,3 +300,18 @@ def test_size_multiple_scorer_pads_and_crops(tmp_path):
                   protocol="fast", n_resamples=10, show_progress=False, workers=0)
     assert s["counts"]["frames"] == 2 and s["counts"]["pixels_predicted_index19"] == 0
     assert s["counts"]["pixels"] > 0
+
+
+def test_numbered_pair_images_as_labels(data, tmp_path):
+    """pix2pix A|B pair images <n>.png (photo | colour label) with numbered results <n>_fake_B.png."""
+    base = run_score(data, protocol="pix2pix")
+    colour = _label_folder(data, tmp_path, "color")
+    pairs_dir = tmp_path / "pairs"
+    pairs_dir.mkdir()
+    for n, fid in enumerate(data["ids"], start=1):
+        lab = np.array(Image.open(colour / f"{fid}.png"))  # (32, 64, 3)
+        photo = np.full_like(lab, 90)
+        Image.fromarray(np.concatenate([photo, lab], axis=1)).save(pairs_dir / f"{n}.png")
+    res = _numbered(data, tmp_path, data["ids"])
+    s = run_score(data, results=res, cityscapes=None, labels=pairs_dir, labels_side="B", protocol="pix2pix")
+    assert s["confusion_matrix"] == base["confusion_matrix"]
