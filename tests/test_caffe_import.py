@@ -122,6 +122,12 @@ def test_refuses_other_topologies(capsys, tmp_path, weights):
     layers.append(LayerSpec("fc8", "InnerProduct", ["fc7_cs"], ["fc8"], [layers[2].blobs[0]]))
     path = write_caffemodel(tmp_path / "f.caffemodel", layers)
     refused(capsys, path, tmp_path / "o.pt", "fc8", "not part of FCN-8s")
+    # ... which loads, as Caffe would load it, when asked to ignore it.
+    rc, stdout, _ = cli(capsys, path, "--out", tmp_path / "f.pt", "--ignore-extra-layers")
+    assert rc == 0 and "fc8" in stdout
+    model, meta = load_scorer(tmp_path / "f.pt")
+    assert meta["source"]["ignored_layers"] == ["fc8"]
+    np.testing.assert_array_equal(model.state_dict()["fc7_cs.weight"].numpy(), weights["fc7_cs.weight"])
 
 
 def test_refuses_truncated(capsys, tmp_path, fixtures_dir):
@@ -150,3 +156,11 @@ def test_refuses_non_caffe_files(capsys, tmp_path, fixtures_dir):
     blob = tmp_path / "mean.binaryproto"
     blob.write_bytes(bytes([0x08, 0x01, 0x10, 0x03]))
     refused(capsys, blob, tmp_path / "o.pt", "no layers")
+
+
+def test_bench_refuses_bad_options(capsys, tmp_path):
+    for argv, needle in ((["--repeats", "0"], "--repeats"), (["--parity-size", "12"], "HxW")):
+        rc = main(["bench", "import-caffe", "--out", str(tmp_path), "--workdir", str(tmp_path / "w"), *argv])
+        err = capsys.readouterr().err
+        assert rc == 2 and err.count("p2peval: error:") == 1 and needle in err, err
+    assert not (tmp_path / "import_caffe.json").exists() and not (tmp_path / "w").exists()

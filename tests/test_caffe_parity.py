@@ -69,6 +69,7 @@ def test_scores_and_labels_match_caffe(imported, caffe_dir, case):
     assert differ.sum() <= 4  # README: at most 4 pixels of any case have a margin < 1e-2
 
 
+@pytest.mark.slow  # 15-35 s on 2 shared cores: a float64 forward at 1024x2048
 def test_float32_noise_at_evaluation_size(caffe_dir):
     """At 1024x2048 (the evaluation size) float32 stays within the same tolerance of float64."""
     model = load_fcn8s_caffemodel(caffe_dir / "tiny.caffemodel", sha256=False).model

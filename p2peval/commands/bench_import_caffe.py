@@ -92,6 +92,10 @@ def run(args) -> int:
     from p2peval.scorefile import write_json_atomic
     from p2peval.scorers.caffe_writer import random_fcn8s_weights, write_fcn8s_caffemodel
 
+    from p2peval.errors import ConfigError
+
+    if args.repeats < 1:
+        raise ConfigError(f"--repeats must be >= 1, got {args.repeats}")
     sizes = [_size(s) for s in args.parity_size]
     work = Path(args.workdir or tempfile.mkdtemp(prefix="p2peval-bench-caffe-"))
     work.mkdir(parents=True, exist_ok=True)

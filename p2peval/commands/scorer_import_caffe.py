@@ -15,6 +15,10 @@ def add_arguments(p) -> None:
     p.add_argument("model", help="Caffe model file (.caffemodel, binary NetParameter)")
     p.add_argument("--out", required=True, help="checkpoint to write (.pt)")
     p.add_argument("--force", action="store_true", help="replace --out if it exists")
+    p.add_argument("--ignore-extra-layers", action="store_true",
+                   help="load a file that also holds weights of layers FCN-8s does not have, ignoring "
+                        "them (as Caffe does when it loads weights into the deploy net); they are listed "
+                        "in the checkpoint")
     p.add_argument("--json", action="store_true", help="print the checkpoint's metadata as JSON")
 
 
@@ -32,7 +36,7 @@ def run(args) -> int:
     if out.resolve() == Path(args.model).resolve():
         raise InputError("--out is the model file itself", out)
     t0 = time.perf_counter()
-    meta = import_caffe(args.model, out, show_progress=True)
+    meta = import_caffe(args.model, out, show_progress=True, allow_extra=args.ignore_extra_layers)
     seconds = time.perf_counter() - t0
     if args.json:
         print(json.dumps({**meta, "out": str(out), "seconds": round(seconds, 2)}, indent=2))
@@ -42,6 +46,8 @@ def run(args) -> int:
     print(f"  layers {src['n_layers']} ({src['layer_form']} form, blob shapes: "
           f"{', '.join(src['shape_encoding'])}); FCN-8s widths {cfg['widths']}, fc {cfg['fc_width']}, "
           f"{cfg['num_outputs']} outputs")
+    if src.get("ignored_layers"):
+        print(f"  ignored layers with weights that FCN-8s does not have: {', '.join(src['ignored_layers'])}")
     print(f"  wrote {out} (arch fcn8s, protocol {meta['protocol']}, weights sha256 "
           f"{meta['weights_sha256'][:16]}...) in {seconds:.1f} s")
     return 0

@@ -381,8 +381,12 @@ class CaffeModelFile:
         self.size = self.path.stat().st_size
         if self.size == 0:
             raise InputError("empty file, not a Caffe model", self.path)
-        self._file = open(self.path, "rb")
-        self.mm = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ)
+        try:
+            self._file = open(self.path, "rb")
+            self.mm = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ)
+        except OSError as e:
+            self.close()
+            raise InputError(f"cannot read the file ({e.strerror or e})", self.path) from None
         try:
             self.net = parse_net(self.mm, self.size)
         except WireError as e:
@@ -507,16 +511,19 @@ def infer_fcn8s_config(net: CaffeNet) -> dict:
             "num_outputs": first_dim("score_fr")}
 
 
-def check_fcn8s(net: CaffeNet, expected: dict[str, tuple[int, ...]]) -> None:
+def check_fcn8s(net: CaffeNet, expected: dict[str, tuple[int, ...]], allow_extra: bool = False) -> list[str]:
     """Refuse (``TopologyError``) anything that would not compute the FCN-8s function.
 
     ``expected`` maps parameter names (``conv1_1.weight``) to PyTorch shapes. Checked in
     network order: presence, type, number of blobs, every shape (Caffe's legacy 4-D shapes
     left-padded with ones), and, where the file records them, stride, pad, group, dilation,
-    pooling and crop offsets.
+    pooling and crop offsets. A layer with weights that FCN-8s lacks is refused unless
+    ``allow_extra`` (Caffe itself ignores such layers when it loads weights into a deploy net);
+    returns the names of the layers ignored.
     """
     layers = net.by_name()
     known = set()
+    ignored: list[str] = []
     for spec in fcn8s_param_layers():
         known.add(spec.name)
         layer = layers.get(spec.name)
@@ -542,7 +549,10 @@ def check_fcn8s(net: CaffeNet, expected: dict[str, tuple[int, ...]]) -> None:
                     raise TopologyError(f"layer {spec.name} has {key} {g[key]}, FCN-8s uses {value}")
     for layer in net.layers:
         if layer.blobs and layer.name not in known:
-            raise TopologyError(f"layer {layer.name} ({layer.type}) has weights but is not part of FCN-8s")
+            if not allow_extra:
+                raise TopologyError(f"layer {layer.name} ({layer.type}) has weights but is not part of "
+                                    f"FCN-8s (--ignore-extra-layers loads the rest, as Caffe would)")
+            ignored.append(layer.name)
         pool = layer.params.get("pool")
         if pool is not None and (pool.get("pool", 0), pool.get("kernel_size"), pool.get("stride", 1),
                                  pool.get("pad", 0), pool.get("round_mode", 0)) != (0, 2, 2, 0, 0):
@@ -554,6 +564,7 @@ def check_fcn8s(net: CaffeNet, expected: dict[str, tuple[int, ...]]) -> None:
             if crop["axis"] != 2 or any(o != FCN8S_CROPS[layer.name] for o in offs):
                 raise TopologyError(f"layer {layer.name} crops axis {crop['axis']} at offset "
                                     f"{offs}, FCN-8s crops axis 2 at {FCN8S_CROPS[layer.name]}")
+    return ignored
 
 
 @dataclass
@@ -563,8 +574,8 @@ class ImportedScorer:
     source: dict
 
 
-def load_fcn8s_caffemodel(path: str | Path, show_progress: bool = False,
-                          sha256: bool = True) -> ImportedScorer:
+def load_fcn8s_caffemodel(path: str | Path, show_progress: bool = False, sha256: bool = True,
+                          allow_extra: bool = False) -> ImportedScorer:
     """Read a Caffe FCN-8s model file into ``FCN8s`` (widths inferred from the blobs).
 
     Each blob is copied once from the memory-mapped file into its tensor; the model is built
@@ -585,7 +596,7 @@ def load_fcn8s_caffemodel(path: str | Path, show_progress: bool = False,
             with torch.device("meta"):
                 model = FCN8s(FCN8sConfig.from_dict(cfg))
             expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
-            check_fcn8s(net, expected)
+            ignored = check_fcn8s(net, expected, allow_extra=allow_extra)
         except TopologyError as e:
             raise InputError(f"not the FCN-8s topology: {e}", path) from None
         layers = net.by_name()
@@ -608,15 +619,16 @@ def load_fcn8s_caffemodel(path: str | Path, show_progress: bool = False,
     source = {"caffemodel": path.name, "sha256": digest, "size_bytes": path.stat().st_size,
               "net_name": net.name, "layer_form": net.form, "shape_encoding": encodings,
               "data_dtypes": ["float32" if d == "<f4" else "float64" for d in dtypes],
-              "n_layers": len(net.layers)}
+              "n_layers": len(net.layers), "ignored_layers": ignored}
     return ImportedScorer(model, cfg, source)
 
 
-def import_caffe(path: str | Path, out: str | Path, show_progress: bool = False) -> dict:
+def import_caffe(path: str | Path, out: str | Path, show_progress: bool = False,
+                 allow_extra: bool = False) -> dict:
     """Convert a Caffe FCN-8s model file to a p2peval checkpoint; returns its metadata."""
     from p2peval.scorers.checkpoint import save_scorer
 
-    imported = load_fcn8s_caffemodel(path, show_progress=show_progress)
+    imported = load_fcn8s_caffemodel(path, show_progress=show_progress, allow_extra=allow_extra)
     meta = save_scorer(out, imported.model, arch="fcn8s", config=imported.config,
                        protocol="pix2pix", source=imported.source)
     return meta
