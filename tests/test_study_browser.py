@@ -1,0 +1,225 @@
+"""End to end in a real browser: Chromium driven by Playwright against a study server started here.
+
+A participant does the practice (with feedback) and the main trials, reloads half-way, gets the
+completion code; a second session is refused; nothing the browser receives names the real image;
+a server killed mid-study restarts and the participant resumes with nothing lost.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import shutil
+import struct
+from pathlib import Path
+
+import pytest
+
+from studies.demo import write_demo_study
+from studies.loadtest import CHROMIUM, CHROMIUM_ARGS
+from studies.server import StudyServer
+from studies.storage import Store
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+if not Path(CHROMIUM).exists():  # pragma: no cover - CI installs it (make system-deps)
+    pytest.skip(f"{CHROMIUM} not installed (make system-deps installs Debian's chromium)",
+                allow_module_level=True)
+
+DISPLAY_MS = 120
+PRACTICE, MAIN = 2, 3
+ALGOS = {"algoAlpha": 0.5, "algoBeta": 2.5}
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    d = tmp_path_factory.mktemp("browser-study")
+    path = write_demo_study(d / "s", n_images=6, size=32, blur=ALGOS, practice_trials=PRACTICE,
+                            main_trials=MAIN, display_ms=DISPLAY_MS, gap_ms=60, fixation_ms=100,
+                            completion_code="CODE-B77", name="browser")
+    return path, d
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def server(study):
+    path, d = study
+    srv = StudyServer(path, db=f"sqlite:///{d / 'browser.db'}", log=d / "server.log").start()
+    yield srv
+    srv.stop()
+
+
+class Recorder:
+    """Everything the page receives: HTTP bodies and websocket frames."""
+
+    def __init__(self, page):
+        self.frames: list[bytes] = []
+        self.bodies: list[tuple[str, bytes]] = []
+        page.on("websocket", lambda ws: ws.on("framereceived", self._frame))
+        page.on("response", self._response)
+
+    def _frame(self, payload):
+        self.frames.append(payload if isinstance(payload, bytes) else payload.encode())
+
+    def _response(self, response):
+        try:
+            self.bodies.append((response.url, response.body()))
+        except Exception:  # redirects and aborted requests have no body
+            self.bodies.append((response.url, b""))
+
+
+def _answer(page, label="First"):
+    page.get_by_role("button", name=label, exact=True).click(timeout=30000)
+
+
+def _rows(db, pid):
+    store = Store(db)
+    rows = [r for r in store.answer_rows("browser") if r["participant"] == pid]
+    store.close()
+    return rows
+
+
+def _wait_rows(db, pid, n, page):
+    for _ in range(100):
+        if len(_rows(db, pid)) >= n:
+            return _rows(db, pid)
+        page.wait_for_timeout(100)
+    raise AssertionError(f"expected {n} stored answers of {pid}")
+
+
+def _png_chunks(data: bytes) -> list[str]:
+    pos, names = 8, []
+    while pos < len(data):
+        length, = struct.unpack(">I", data[pos:pos + 4])
+        names.append(data[pos + 4:pos + 8].decode("ascii"))
+        pos += 12 + length
+    return names
+
+
+def test_participant_runs_the_protocol(study, server, browser):
+    path, d = study
+    db = server.db
+    ctx = browser.new_context()
+    page = ctx.new_page()
+    rec = Recorder(page)
+    page.goto(f"{server.url}/?pid=B1")
+    page.get_by_role("button", name="Start").click()
+    # practice with feedback, matching what was stored
+    for i in range(PRACTICE):
+        _answer(page, "First")
+        page.get_by_role("button", name="Continue").wait_for(timeout=30000)
+        row = _wait_rows(db, "B1", i + 1, page)[i]
+        shown = "Correct" if row["correct"] else "Incorrect"
+        assert page.get_by_text(shown, exact=True).is_visible()
+        other = "Incorrect" if row["correct"] else "Correct"
+        assert page.get_by_text(other, exact=True).count() == 0
+        page.get_by_role("button", name="Continue").click()
+    page.get_by_text(f"Trial 1 of {MAIN}").wait_for(timeout=30000)
+    # a double click records one answer, for this trial only
+    btn = page.get_by_role("button", name="Second", exact=True)
+    btn.wait_for(timeout=30000)
+    btn.dblclick()
+    page.get_by_text(f"Trial 2 of {MAIN}").wait_for(timeout=30000)
+    assert len(_wait_rows(db, "B1", PRACTICE + 1, page)) == PRACTICE + 1
+    # reload: resumes at the next unanswered trial
+    page.reload()
+    page.get_by_text(f"You continue with trial {PRACTICE + 2} of {PRACTICE + MAIN}").wait_for(timeout=30000)
+    page.get_by_role("button", name="Continue").click()
+    for _ in range(MAIN - 1):
+        _answer(page, "First")
+    page.get_by_text("Thank you, you have completed the study.").wait_for(timeout=30000)
+    page.get_by_text("CODE-B77").wait_for(timeout=30000)  # the completion code
+    rows = _wait_rows(db, "B1", PRACTICE + MAIN, page)
+    assert [r["trial_index"] for r in rows] == list(range(PRACTICE + MAIN))
+    assert [r["kind"] for r in rows] == ["practice"] * PRACTICE + ["main"] * MAIN
+    assert [r["answer"] for r in rows] == [0, 0, 1, 0, 0]
+    for r in rows:
+        assert r["correct"] == (r["answer"] == 1 - r["real_position"])  # asked for the fake one
+        assert r["algorithm"] in ALGOS and r["layout"] == "sequential"
+        # measured in the browser by animation frames: never shorter than asked (one frame of
+        # tolerance is 6 ms in the component); longer only by dropped frames on a loaded machine
+        for shown in (r["display_ms_first"], r["display_ms_second"]):
+            assert DISPLAY_MS - 6 <= shown < DISPLAY_MS + 250
+        assert r["response_ms"] > 0
+    _check_nothing_revealed(rec, path, d)
+    ctx.close()
+
+    # the same ID again: refused, nothing new stored
+    store = Store(db)
+    n_sessions = len(store.session_rows("browser"))
+    store.close()
+    ctx = browser.new_context()
+    page = ctx.new_page()
+    page.goto(f"{server.url}/?pid=B1")
+    page.get_by_text("already completed this study").wait_for(timeout=30000)
+    assert page.get_by_role("button", name="Start").count() == 0
+    assert page.get_by_role("button", name="First", exact=True).count() == 0
+    store = Store(db)
+    assert len(store.session_rows("browser")) == n_sessions
+    store.close()
+    assert len(_rows(db, "B1")) == PRACTICE + MAIN
+    ctx.close()
+
+
+def _check_nothing_revealed(rec: Recorder, path: Path, d: Path) -> None:
+    secrets = [*ALGOS, "scene0", "_real_B", "_fake_B", str(d), str(path.parent), "real_position"]
+    for url, body in rec.bodies:
+        for s in secrets:
+            assert s not in url, (s, url)
+            assert s.encode() not in body, (s, url)
+    trials = 0
+    for frame in rec.frames:
+        for s in secrets:
+            assert s.encode() not in frame, s
+        uris = re.findall(rb"data:image/png;base64,([A-Za-z0-9+/=]+)", frame)
+        if uris:
+            assert len(uris) == 2  # one trial per message: the pair
+            a, b = (base64.b64decode(u) for u in uris)
+            assert len(a) == len(b)
+            assert _png_chunks(a) == _png_chunks(b)  # same chunk layout, no metadata chunks
+            assert set(_png_chunks(a)) == {"IHDR", "IDAT", "IEND"}
+            assert a[:33] == b[:33]  # signature and IHDR (size, depth, colour type) identical
+            trials += 1
+    assert trials >= PRACTICE + MAIN
+    # images only as data URIs: no media URLs that could name or time them
+    assert not [u for u, _ in rec.bodies if re.match(r"https?://[^/]+/media/", u)]
+
+
+def test_killed_server_restarts_and_participant_resumes(study, browser, tmp_path):
+    path, _ = study
+    db = f"sqlite:///{tmp_path / 'crash.db'}"
+    srv = StudyServer(path, db=db, log=tmp_path / "server.log").start()
+    ctx = browser.new_context()
+    page = ctx.new_page()
+    try:
+        page.goto(f"{srv.url}/?pid=K1")
+        page.get_by_role("button", name="Start").click()
+        for _ in range(PRACTICE):
+            _answer(page)
+            page.get_by_role("button", name="Continue").click(timeout=30000)
+        _answer(page)
+        _wait_rows(db, "K1", PRACTICE + 1, page)
+        srv.kill()  # SIGKILL mid-study
+        before = _rows(db, "K1")
+        assert len(before) == PRACTICE + 1
+        srv = StudyServer(path, db=db, port=srv.port, log=tmp_path / "server.log").start()
+        page.goto(f"{srv.url}/?pid=K1")
+        page.get_by_text(f"You continue with trial {PRACTICE + 2}").wait_for(timeout=30000)
+        page.get_by_role("button", name="Continue").click()
+        for _ in range(MAIN - 1):
+            _answer(page)
+        page.get_by_text("CODE-B77").wait_for(timeout=30000)
+        after = _rows(db, "K1")
+        assert [r["trial_index"] for r in after] == list(range(PRACTICE + MAIN))
+        assert after[:PRACTICE + 1] == before  # nothing lost or changed by the crash
+    finally:
+        ctx.close()
+        srv.stop()
