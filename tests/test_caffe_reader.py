@@ -195,3 +195,20 @@ def test_writer_and_reader_agree_with_protobuf_runtime(tmp_path):
         np.testing.assert_array_equal(layers["a"].blobs[0].to_numpy(f.mm), w)
         assert layers["b"].blobs[0].chunks[0][0] == "<f8"
         np.testing.assert_array_equal(layers["b"].blobs[0].to_numpy(f.mm).ravel(), b)
+
+
+def test_chunked_copy_of_large_blobs(tmp_path, monkeypatch):
+    """Blobs larger than the copy piece (fc6 of the real model: 411 MB) are copied in pieces."""
+    import p2peval.scorers.caffe as caffe
+
+    rng = np.random.default_rng(3)
+    big = rng.standard_normal((7, 5, 3, 3)).astype(np.float32)  # 1260 bytes
+    small = rng.standard_normal(7).astype(np.float32)
+    layers = [LayerSpec("a", "Convolution", [], [], [BlobSpec(big.shape, big), BlobSpec(small.shape, small)])]
+    for dtype in ("float32", "float64"):
+        path = write_caffemodel(tmp_path / f"{dtype}.caffemodel", layers, options=WriteOptions(dtype=dtype))
+        for piece in (8, 100, 1 << 20):  # bytes; 100 is not a multiple of 8: rounded down per dtype
+            monkeypatch.setattr(caffe, "COPY_CHUNK_BYTES", piece)
+            _, arrays = read_caffemodel(path)
+            np.testing.assert_array_equal(arrays["a"][0], big)
+            np.testing.assert_array_equal(arrays["a"][1], small)

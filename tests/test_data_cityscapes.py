@@ -132,3 +132,14 @@ def test_bad_input(capsys, toy, tmp_path):
     (taken / "val").mkdir(parents=True)
     rc, _, err = prepare(capsys, toy, taken)
     one_error(rc, err, "choose an empty folder")
+
+
+def test_worker_processes_write_the_same_files(capsys, toy, tmp_path):
+    one, two = tmp_path / "one", tmp_path / "two"
+    assert prepare(capsys, toy, one)[0] == 0
+    assert main(["data", "cityscapes", str(toy), "--out", str(two), "--size", str(SIZE), "--workers", "2"]) == 0
+    capsys.readouterr()
+    files = sorted(p.relative_to(one) for p in one.rglob("*.png"))
+    assert files == sorted(p.relative_to(two) for p in two.rglob("*.png")) and len(files) == 3 + 5 + 5
+    for f in files:
+        assert (one / f).read_bytes() == (two / f).read_bytes()
