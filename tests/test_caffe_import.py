@@ -117,6 +117,12 @@ def test_refuses_other_topologies(capsys, tmp_path, weights):
         return layer
     path = write_caffemodel(tmp_path / "e.caffemodel", _edit(weights, TINY, score=offset))
     refused(capsys, path, tmp_path / "o.pt", "score", "31")
+    # Average instead of max pooling.
+    def ave(layer):
+        layer.pool = {**layer.pool, "pool": 1}
+        return layer
+    path = write_caffemodel(tmp_path / "g.caffemodel", _edit(weights, TINY, pool3=ave))
+    refused(capsys, path, tmp_path / "o.pt", "pool3", "MAX")
     # An extra layer with weights.
     layers = fcn8s_layers(weights, TINY)
     layers.append(LayerSpec("fc8", "InnerProduct", ["fc7_cs"], ["fc8"], [layers[2].blobs[0]]))

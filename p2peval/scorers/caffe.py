@@ -153,6 +153,8 @@ class BlobData:
 
     def copy_into(self, out: np.ndarray, mm) -> None:
         """Copy the values into the float32 array ``out`` (flattened), releasing file pages."""
+        if not out.flags.c_contiguous or out.dtype != np.float32 or out.size != self.count:
+            raise ValueError(f"copy_into needs a C-contiguous float32 array of {self.count} values")
         flat = out.reshape(-1)
         o = 0
         for dtype, begin, end in self.chunks:
@@ -289,9 +291,18 @@ def conv_geometry(p: dict) -> dict:
 
 
 def _pool_params(buf, begin: int, end: int) -> dict:
-    names = {1: "pool", 2: "kernel_size", 3: "stride", 4: "pad", 13: "round_mode"}
-    return {names[n]: v for n, w, v, _ in iter_fields(buf, begin, end)
-            if n in names and w == WIRE_VARINT}
+    """MAX/AVE, kernel, stride, pad as (h, w) pairs with Caffe's defaults, and the rounding."""
+    names = {1: "pool", 2: "kernel_size", 3: "stride", 4: "pad", 5: "kernel_h", 6: "kernel_w",
+             7: "stride_h", 8: "stride_w", 9: "pad_h", 10: "pad_w", 12: "global_pooling",
+             13: "round_mode"}
+    raw = {names[n]: v for n, w, v, _ in iter_fields(buf, begin, end) if n in names and w == WIRE_VARINT}
+
+    def pair(key: str, default):
+        one = raw.get(key, default)
+        return (raw.get(f"{key.split('_')[0]}_h", one), raw.get(f"{key.split('_')[0]}_w", one))
+    return {"pool": raw.get("pool", 0), "kernel": pair("kernel_size", None), "stride": pair("stride", 1),
+            "pad": pair("pad", 0), "global": bool(raw.get("global_pooling", 0)),
+            "round_mode": raw.get("round_mode", 0)}
 
 
 def _crop_params(buf, begin: int, end: int) -> dict:
@@ -554,8 +565,8 @@ def check_fcn8s(net: CaffeNet, expected: dict[str, tuple[int, ...]], allow_extra
                                     f"FCN-8s (--ignore-extra-layers loads the rest, as Caffe would)")
             ignored.append(layer.name)
         pool = layer.params.get("pool")
-        if pool is not None and (pool.get("pool", 0), pool.get("kernel_size"), pool.get("stride", 1),
-                                 pool.get("pad", 0), pool.get("round_mode", 0)) != (0, 2, 2, 0, 0):
+        if pool is not None and (pool["pool"], pool["kernel"], pool["stride"], pool["pad"], pool["global"],
+                                 pool["round_mode"]) != (0, (2, 2), (2, 2), (0, 0), False, 0):
             raise TopologyError(f"layer {layer.name}: pooling {pool}, FCN-8s uses MAX 2x2 stride 2, "
                                 f"pad 0, rounding up")
         crop = layer.params.get("crop")
