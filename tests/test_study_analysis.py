@@ -80,6 +80,14 @@ def test_analyze_matches_independent_numbers(answers_db, capsys):
     assert cmp["p_permutation"] == pytest.approx(ref, abs=0.01)
     assert cmp["difference"] == pytest.approx(rows["A"]["values"]["pct_labeled_real"]
                                               - rows["B"]["values"]["pct_labeled_real"])
+    # the score file renders as a table, one row per algorithm
+    assert main(["table", str(out)]) == 0
+    table = capsys.readouterr().out
+    for algo in ("A", "B"):
+        r = rows[algo]
+        assert f"| {algo} |" in table
+        assert f"{r['values']['pct_labeled_real']:.1f}" in table
+        assert f"{r['ci']['pct_labeled_real_se']:.1f}" in table
 
 
 def test_more_vigilance_failures_allowed_keeps_everyone(answers_db, capsys):
