@@ -153,6 +153,10 @@ def _simulate(args) -> int:
     rates = parse_rates(args.rates, list(config.algorithms))
     if args.participants < 1:
         raise ConfigError(f"--participants must be at least 1, got {args.participants}")
+    if args.power_sims < 10:
+        raise ConfigError(f"--power-sims must be at least 10, got {args.power_sims}")
+    if not 0 <= args.vigilance_fail_rate <= 1:
+        raise ConfigError(f"--vigilance-fail-rate must be in [0, 1], got {args.vigilance_fail_rate}")
     if not 0 <= args.participant_sd <= 0.5:
         raise ConfigError(f"--participant-sd must be in [0, 0.5], got {args.participant_sd}")
     try:

@@ -136,9 +136,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--display-ms", type=int, default=50)
     ap.add_argument("--size", type=int, default=128)
     ap.add_argument("--out", default=None, help="JSON file to write (e.g. results/benchmarks/study_load.json)")
+    ap.add_argument("--no-baseline", action="store_true",
+                    help="skip the single-participant run measured first for comparison")
     args = ap.parse_args(argv)
-    result = run_load(args.participants, main_trials=args.main_trials, display_ms=args.display_ms,
-                      size=args.size)
+    kw = dict(main_trials=args.main_trials, display_ms=args.display_ms, size=args.size)
+    baseline = None if args.no_baseline else run_load(1, **kw)["answer_to_next_trial_ready_ms"]
+    result = run_load(args.participants, **kw)
+    result["single_participant_answer_to_next_trial_ready_ms"] = baseline
     result.update({"command": "python -m studies.loadtest " + " ".join(argv or sys.argv[1:]),
                    "machine": f"{platform.machine()}, {__import__('os').cpu_count()} cores "
                               "(shared with other jobs while measured)",
