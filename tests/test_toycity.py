@@ -221,6 +221,8 @@ def test_cli_out_is_file_and_settings_mismatch(tmp_path):
     r = _cli(str(f), "--n", "2", "--size", "32")
     assert r.returncode == 2 and str(f) in r.stderr and len(r.stderr.strip().splitlines()) == 1
     assert f.read_text() == "keep me"
+    r = _cli(str(f / "sub"), "--n", "2", "--size", "32")  # parent is a file
+    assert r.returncode == 2 and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
     r = _cli(str(tmp_path / "d"), "--n", "2", "--size", "32", "--seed", "1", "--workers", "1")
     assert r.returncode == 0, r.stderr
     before = _tree(tmp_path / "d")

@@ -149,7 +149,10 @@ def generate_toycity(out: str | Path, n_train: int, n_val: int, size: int = 256,
         raise ConfigError(f"workers must be >= 1, got {workers}")
     settings = _settings(int(n_train), int(n_val), int(size), int(height), int(seed))
     _check_out(out, settings)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise InputError(f"cannot create the output folder ({e.strerror or e})", out) from None
     if not (out / "toycity.json").exists():
         _write_json(out / "toycity.json", {**settings, "complete": False})
     tasks, ids = [], {}
