@@ -121,6 +121,8 @@ def run(args) -> int:
         if device.type == "cuda":
             torch.cuda.synchronize(device)
 
+    import os
+    load_before = os.getloadavg()
     times = {k: [] for k in impls}
     peak = {}
     for k, fn in impls.items():
@@ -154,8 +156,13 @@ def run(args) -> int:
         "iterations_per_s": {k: round(1.0 / v, 3) for k, v in med.items()},
         "all_s": {k: [round(t, 4) for t in v] for k, v in times.items()},
     }
+    result["load_average_1min"] = {"before": round(load_before[0], 2), "after": round(os.getloadavg()[0], 2),
+                                   "cpus": os.cpu_count()}
     if "reference_style" in med:
         result["speedup_vs_reference_style"] = round(med["reference_style"] / med["p2peval"], 3)
+        # per-repeat ratios of back-to-back runs: robust to load that drifts during the benchmark
+        result["paired_speedup_median"] = round(statistics.median(
+            r / o for r, o in zip(times["reference_style"], times["p2peval"])), 3)
     if "p2peval_fp32" in med:
         result["speedup_vs_fp32"] = round(med["p2peval_fp32"] / med["p2peval"], 3)
     if device.type == "cuda":

@@ -118,9 +118,19 @@ def to_tensor(img: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1))).float().div_(127.5).sub_(1.0)
 
 
-def to_uint8(x: torch.Tensor) -> np.ndarray:
-    """(C, H, W) in [-1, 1] -> (H, W, C) uint8, truncating as the reference ``tensor2im`` does."""
+def to_uint8(x: torch.Tensor, rounding: str = "round") -> np.ndarray:
+    """(C, H, W) in [-1, 1] -> (H, W, C) uint8.
+
+    ``round`` (default) rounds to the nearest level, so an input image survives the round trip
+    exactly. ``truncate`` is the reference's ``tensor2im`` (``astype(uint8)`` of
+    ``(x + 1) / 2 * 255``): it maps 189 of the 256 levels of a real image one level down and
+    biases generated images by -0.5 level on average.
+    """
     arr = (x.detach().float().cpu().numpy().transpose(1, 2, 0) + 1.0) / 2.0 * 255.0
+    if rounding == "round":
+        arr = np.round(arr)
+    elif rounding != "truncate":
+        raise ValueError(f"rounding must be 'round' or 'truncate', got {rounding!r}")
     return np.clip(arr, 0, 255).astype(np.uint8)
 
 

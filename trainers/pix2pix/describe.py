@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import torch
+
 from trainers.pix2pix.config import TrainConfig, channels, validate
 from trainers.pix2pix.losses import OBJECTIVES
 from trainers.pix2pix.networks import count_parameters, output_size, receptive_field
@@ -11,7 +13,8 @@ from trainers.pix2pix.step import build_networks
 def describe(config: TrainConfig) -> dict:
     """Parameter counts of G and D, D's receptive field and output map at the training size."""
     config = validate(config)
-    G, D = build_networks(config)
+    with torch.device("meta"):  # counts and shapes only: nothing is allocated or initialised
+        G, D = build_networks(config)
     cin, cout = channels(config)
     obj = OBJECTIVES.get(config.loss.objective)
     size = config.data.crop_size

@@ -49,7 +49,7 @@ def lr_factor(config: TrainConfig, step: int, total: int) -> float:
         return 1.0
     n_decay = max(1, round(total * o.decay_fraction))
     start = total - n_decay
-    return 1.0 - max(0, step - start) / float(n_decay + 1)
+    return 1.0 - max(0, step - start + 1) / float(n_decay + 1)  # k-th decay step: 1 - k/(n+1)
 
 
 class Pix2PixModel:

@@ -48,8 +48,12 @@ def load_generator(run: Path, device: torch.device) -> tuple[torch.nn.Module, di
 
 def translate(run: Path, data: Path, out: Path, size: int | None = None, eval_mode: bool = False,
               split: str = "val", device: str = "auto", seed: int = 0, real_images: bool = True,
-              show_progress: bool = True) -> Path:
-    """Translate every input of ``data``/``split`` with the run's generator into ``out``."""
+              rounding: str = "round", show_progress: bool = True) -> Path:
+    """Translate every input of ``data``/``split`` with the run's generator into ``out``.
+
+    ``rounding="truncate"`` converts to uint8 exactly as the reference's ``tensor2im`` does
+    (see ``data.to_uint8``); the default rounds to the nearest level.
+    """
     from p2peval.imageio import write_png
     from p2peval.progress import progress
     from p2peval.scorefile import sha256_file, write_json_atomic
@@ -77,10 +81,11 @@ def translate(run: Path, data: Path, out: Path, size: int | None = None, eval_mo
             A = item["A"][None].to(dev)  # (1, Cin, size, size)
             fake = G(A)[0].float()       # (Cout, size, size)
             if colorization:
-                fake_img, real_A, real_B = (lab_to_uint8(item["A"], fake), to_uint8(item["A"].repeat(3, 1, 1)),
+                fake_img, real_A, real_B = (lab_to_uint8(item["A"], fake), to_uint8(item["A"].repeat(3, 1, 1), rounding),
                                             lab_to_uint8(item["A"], item["B"]))
             else:
-                fake_img, real_A, real_B = to_uint8(fake), to_uint8(item["A"]), to_uint8(item["B"])
+                fake_img, real_A, real_B = (to_uint8(fake, rounding), to_uint8(item["A"], rounding),
+                                            to_uint8(item["B"], rounding))
             if rec.is_cityscapes:
                 name = f"{rec.id}_leftImg8bit.png"
                 write_png(out / name, fake_img)
@@ -108,6 +113,7 @@ def translate(run: Path, data: Path, out: Path, size: int | None = None, eval_mo
         "generator_mode": "eval (running statistics, no dropout)" if eval_mode
                           else "train (batch statistics, dropout on), as in the paper",
         "seed": seed,
+        "rounding": rounding,
         "n_images": len(names),
         "outputs": names,
     }

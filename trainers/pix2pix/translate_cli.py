@@ -22,6 +22,9 @@ def add_arguments(p) -> None:
                    help="use BatchNorm running statistics and no dropout (the paper does not)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda (default: auto)")
     p.add_argument("--seed", type=int, default=0, help="seed of the test-time dropout masks")
+    p.add_argument("--truncate", action="store_true",
+                   help="convert to 8 bits by truncation, exactly as the reference's tensor2im "
+                        "(default: round to the nearest level)")
     p.add_argument("--no-real", action="store_true", help="do not write _real_A/_real_B images")
     p.add_argument("--quiet", action="store_true", help="no progress output")
 
@@ -33,6 +36,7 @@ def run(args) -> int:
 
     out = translate(Path(args.run), Path(args.data), Path(args.out), size=args.size,
                     eval_mode=args.eval_mode, split=args.split, device=args.device, seed=args.seed,
-                    real_images=not args.no_real, show_progress=not args.quiet)
+                    real_images=not args.no_real,
+                    rounding="truncate" if args.truncate else "round", show_progress=not args.quiet)
     print(f"results folder: {out}")
     return 0
