@@ -225,6 +225,8 @@ def test_cli_out_is_file_and_settings_mismatch(tmp_path):
     assert r.returncode == 2 and "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
     r = _cli(str(tmp_path / "d"), "--n", "2", "--size", "32", "--seed", "1", "--workers", "1")
     assert r.returncode == 0, r.stderr
+    labs = list((tmp_path / "d/cityscapes/gtFine/val").rglob("*_labelIds.png"))
+    assert len(labs) == 1 and Image.open(labs[0]).size == (64, 32)  # --val defaults to 1; H defaults to S
     before = _tree(tmp_path / "d")
     r = _cli(str(tmp_path / "d"), "--n", "2", "--size", "32", "--seed", "2")
     assert r.returncode == 2 and "seed" in r.stderr and len(r.stderr.strip().splitlines()) == 1

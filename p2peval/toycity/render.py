@@ -52,6 +52,27 @@ def _frac(a):
     return a - np.floor(a)
 
 
+def _spans(lo: np.ndarray, hi: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pixels of per-line spans: line i covers [lo[i], hi[i]) (clipped to [0, n)).
+
+    Returns (line, position) index arrays; used for facades (column spans of rows) and the
+    ground (row spans of columns), avoiding full-image masks.
+    """
+    lo = np.clip(np.nan_to_num(lo, nan=n, posinf=n, neginf=0), 0, n).astype(np.int64)
+    hi = np.clip(np.nan_to_num(hi, nan=0, posinf=n, neginf=0), 0, n).astype(np.int64)
+    counts = np.maximum(hi - lo, 0)
+    line = np.repeat(np.arange(len(lo)), counts)
+    starts = np.cumsum(counts) - counts
+    pos = np.arange(int(counts.sum())) - np.repeat(starts - lo, counts)
+    return line, pos
+
+
+def _column_spans(top: np.ndarray, bottom: np.ndarray, h: int) -> tuple[np.ndarray, np.ndarray]:
+    """(ys, xs) of pixels whose centre row r + 0.5 lies in [top[x], bottom[x])."""
+    xs, ys = _spans(np.ceil(top - 0.5), np.ceil(bottom - 0.5), h)
+    return ys, xs
+
+
 def _sky(cv: _Canvas, sc: Scene, tex: Textures) -> np.ndarray:
     cam = sc.camera
     rows = max(1, min(cam.height, int(np.ceil(cam.yh)) + 2))
@@ -79,12 +100,7 @@ def _backdrop(cv: _Canvas, sc: Scene, tex: Textures) -> None:
     heights = sc.backdrop_heights[idx]
     top = cam.yh - (heights - cam.hc) * cam.f / Z_END
     bottom = cam.yh + cam.hc * cam.f / Z_END + 1
-    r0, r1 = max(0, int(top.min())), min(cam.height, int(np.ceil(bottom)))
-    if r1 <= r0:
-        return
-    rows = np.arange(r0, r1, dtype=np.float32)[:, None] + 0.5
-    ys, xs = np.nonzero((rows >= top[None, :]) & (rows < bottom))
-    ys = ys + r0
+    ys, xs = _column_spans(top, np.full_like(top, bottom), cam.height)
     k = idx[xs]
     kinds = np.array([b[2] == "vegetation" for b in sc.backdrop])
     colors = np.stack([b[3] for b in sc.backdrop])
@@ -150,14 +166,8 @@ def _facades(cv: _Canvas, sc: Scene, tex: Textures, side: Side, sky_ref: np.ndar
     bump = np.where(veg, 0.9 * sample(tex.mid, zcs * 3.0, 17), 0.0)
     top = np.where(valid, cam.yh - (height + bump - cam.hc) * cam.f / zcs, cam.height + 1)
     bottom = cam.yh + cam.hc * cam.f / zcs
-    r0 = max(0, int(top[valid].min()))
-    r1 = min(cam.height, int(np.ceil(bottom[valid].max())) + 1)
-    if r1 <= r0:
-        return
-    rows = np.arange(r0, r1, dtype=np.float32)[:, None] + 0.5
-    ys, xs = np.nonzero((rows >= top[None, :]) & (rows < bottom[None, :]))
-    yf = ys.astype(np.float32) + (r0 + 0.5)
-    ys = ys + r0
+    ys, xs = _column_spans(top, bottom, cam.height)
+    yf = ys.astype(np.float32) + 0.5
     z = zcs[xs]
     k = idx[xs]
     yw = cam.hc - (yf - cam.yh) * z / cam.f  # height on the facade (m)
@@ -221,12 +231,14 @@ def _ground(cv: _Canvas, sc: Scene, tex: Textures) -> None:
     left, right = sc.sides
     r0 = max(0, min(cam.height, int(np.floor(cam.yh + cam.hc * cam.f / Z_END))))
     rows = np.arange(r0, cam.height, dtype=np.float32) + 0.5
-    dy = np.maximum(rows - cam.yh, 1e-3)[:, None]
-    X = (np.arange(cam.width, dtype=np.float32)[None, :] + 0.5 - cam.xv) * (cam.hc / dy)  # (rows, W)
-    ys, xs = np.nonzero((X >= -left.facade) & (X <= right.facade))
-    X = X[ys, xs]
-    Z = (cam.f * cam.hc / dy[:, 0])[ys]
-    ys = ys + r0
+    dy = np.maximum(rows - cam.yh, 1e-3)
+    # ground between the facades: lateral X = (x + 0.5 - xv) * hc / dy in [-left.facade, right.facade]
+    lo = np.ceil(cam.xv - left.facade * dy / cam.hc - 0.5)
+    hi = np.floor(cam.xv + right.facade * dy / cam.hc - 0.5) + 1
+    ri, xs = _spans(lo, hi, cam.width)
+    X = (xs.astype(np.float32) + (0.5 - cam.xv)) * (cam.hc / dy)[ri]
+    Z = (cam.f * cam.hc / dy)[ri]
+    ys = ri + r0
     label = np.full(len(X), SIDEWALK, np.uint8)
     rgb = np.empty((len(X), 3), np.float32)
     right_side = X > 0
@@ -272,13 +284,10 @@ def _planes(cv: _Canvas, sc: Scene, tex: Textures, side: Side) -> None:
         zcs = np.where(valid, zc, 1.0)
         top = np.where(valid, cam.yh - (pl.height - cam.hc) * cam.f / zcs, cam.height + 1)
         bottom = np.where(valid, cam.yh + cam.hc * cam.f / zcs, -1)
-        r0, r1 = max(0, int(top.min())), min(cam.height, int(np.ceil(bottom.max())) + 1)
-        if r1 <= r0:
+        ys, xs = _column_spans(top, bottom, cam.height)
+        if len(ys) == 0:
             continue
-        rows = np.arange(r0, r1, dtype=np.float32)[:, None] + 0.5
-        ys, xs = np.nonzero((rows >= top[None, :]) & (rows < bottom[None, :]))
-        yf = ys + r0 + 0.5
-        ys = ys + r0
+        yf = ys.astype(np.float32) + 0.5
         z = zcs[xs]
         yw = cam.hc - (yf - cam.yh) * z / cam.f
         foot = z / cam.f
