@@ -23,7 +23,14 @@ def run(args):
 
     from p2peval.toycity import generate_toycity
 
+    from p2peval.errors import ConfigError
+
     n_val = max(1, args.n // 4) if args.val is None else args.val
+    for flag, value, lo in (("--n", args.n, 1), ("--val", n_val, 1), ("--size", args.size, 16),
+                            ("--native-height", args.native_height, 16), ("--seed", args.seed, 0),
+                            ("--workers", args.workers, 1)):
+        if value is not None and value < lo:
+            raise ConfigError(f"{flag} must be at least {lo}, got {value}")
     result = generate_toycity(args.out, args.n, n_val, size=args.size, seed=args.seed,
                               native_height=args.native_height, progress=True, workers=args.workers)
     freq = result["class_pixel_frequency"]
