@@ -60,25 +60,6 @@ def _trial_data(config, trial, token: str) -> dict:
             "size": list(config.image_size)}
 
 
-def answer_row(config, trial, value: dict, shown_at) -> dict:
-    """The stored row of one answer (contract 4) from the component's value."""
-    choice = int(value["choice"])
-    if choice not in (0, 1):
-        raise ValueError("choice must be 0 or 1")
-    shown = value.get("display_ms") or [None, None]
-    correct = choice == trial.correct_choice(config.ask)
-    return {"trial_index": trial.index, "kind": trial.kind, "layout": config.layout,
-            "ask": config.ask, "real_position": trial.real_position, "trial_seed": trial.trial_seed,
-            "answer": choice, "correct": correct, "labeled_real": not correct,
-            "response_ms": _num(value.get("response_ms")),
-            "display_ms_first": _num(shown[0]), "display_ms_second": _num(shown[1]),
-            "real_image": trial.real.name, "fake_image": trial.fake.name, "shown_at": shown_at}
-
-
-def _num(x) -> float | None:
-    return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else None
-
-
 def _on_answer(key: str, store, config, session, trial) -> None:
     """Callback of the trial component: check the trial token, store the answer once."""
     import streamlit as st
@@ -88,6 +69,7 @@ def _on_answer(key: str, store, config, session, trial) -> None:
     if not isinstance(value, dict) or not current or value.get("trial") != current["token"]:
         return  # stale, repeated or foreign event
     st.session_state["trial"] = None
+    from studies.protocol import answer_row
     try:
         row = answer_row(config, trial, value, current["shown_at"])
     except (KeyError, TypeError, ValueError):

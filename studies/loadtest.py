@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import platform
 import statistics
 import sys
@@ -58,7 +59,6 @@ async def _participant(browser, url: str, pid: str, n_trials: int, labels: tuple
         await page.get_by_text("completion code").wait_for(timeout=timeout_ms)
         marks = await page.evaluate(_LATENCY_JS)
     except Exception:
-        import os
         if os.environ.get("P2PEVAL_LOAD_DEBUG"):
             await page.screenshot(path=f"{os.environ['P2PEVAL_LOAD_DEBUG']}/{pid}.png")
             Path(f"{os.environ['P2PEVAL_LOAD_DEBUG']}/{pid}.html").write_text(await page.content())
@@ -104,10 +104,12 @@ def run_load(participants: int = 20, *, workdir: str | Path | None = None, main_
     db = f"sqlite:///{work / 'load.db'}"
     n_trials = practice_trials + main_trials
     with StudyServer(study, db=db, log=work / "server.log") as server:
+        cpu0 = server.cpu_seconds()
         t0 = time.perf_counter()
         latencies = asyncio.run(_run_all(server.url, participants, n_trials, ("First", "Second"),
                                          practice_trials, timeout_s * 1000))
         wall = time.perf_counter() - t0
+        server_cpu = server.cpu_seconds() - cpu0
     store = Store(db)
     rows = store.answer_rows("load")
     sessions = store.session_rows("load")
@@ -125,6 +127,11 @@ def run_load(participants: int = 20, *, workdir: str | Path | None = None, main_
             "n": len(flat), "median": statistics.median(flat) if flat else None,
             "p95": percentile(flat, 95) if flat else None, "max": max(flat) if flat else None},
         "wall_s": wall,
+        # CPU time of the server's processes during the run (page loads included): what serving
+        # cost, apart from the browsers and everything else on the machine
+        "server_cpu_s": server_cpu,
+        "load_average_1min_after": os.getloadavg()[0],
+        "server_cpu_ms_per_answer_incl_page_loads": 1000 * server_cpu / max(len(rows), 1),
     }
 
 
@@ -144,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     result = run_load(args.participants, **kw)
     result["single_participant_answer_to_next_trial_ready_ms"] = baseline
     result.update({"command": "python -m studies.loadtest " + " ".join(argv or sys.argv[1:]),
-                   "machine": f"{platform.machine()}, {__import__('os').cpu_count()} cores "
+                   "machine": f"{platform.machine()}, {os.cpu_count()} cores "
                               "(shared with other jobs while measured)",
                    "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
     text = json.dumps(result, indent=2)

@@ -101,3 +101,23 @@ def plan_session(config: StudyConfig, material: StudyMaterial, algorithm: str,
         real_position = int(np.random.default_rng(trial_seed).integers(2))
         trials.append(Trial(i, str(kind), real, fake, real_position, trial_seed))
     return trials
+
+
+def answer_row(config: StudyConfig, trial: Trial, value: dict, shown_at) -> dict:
+    """The stored row of one answer (contract 4) from the answer the browser sent:
+    ``{"choice": 0|1, "display_ms": [first, second], "response_ms": ms}``."""
+    choice = int(value["choice"])
+    if choice not in (0, 1):
+        raise ValueError("choice must be 0 or 1")
+    shown = value.get("display_ms") or [None, None]
+    correct = choice == trial.correct_choice(config.ask)
+    return {"trial_index": trial.index, "kind": trial.kind, "layout": config.layout,
+            "ask": config.ask, "real_position": trial.real_position, "trial_seed": trial.trial_seed,
+            "answer": choice, "correct": correct, "labeled_real": not correct,
+            "response_ms": _num(value.get("response_ms")),
+            "display_ms_first": _num(shown[0]), "display_ms_second": _num(shown[1]),
+            "real_image": trial.real.name, "fake_image": trial.fake.name, "shown_at": shown_at}
+
+
+def _num(x) -> float | None:
+    return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else None

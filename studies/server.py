@@ -52,6 +52,21 @@ class StudyServer:
         self.stop()
         raise RuntimeError(f"study server did not answer on {self.url} within {timeout} s")
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU time used so far by the server's processes (Linux /proc)."""
+        if not self.proc:
+            return 0.0
+        ticks = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == self.proc.pid:  # process group id
+                total += int(fields[11]) + int(fields[12])  # utime, stime
+        return total / ticks
+
     def kill(self) -> None:
         """SIGKILL the whole server process group (a crash, for data-safety tests)."""
         if self.proc and self.proc.poll() is None:

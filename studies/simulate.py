@@ -51,7 +51,7 @@ def simulate_study(config, store, rates: dict[str, float], participants: int, *,
                    seed: int = 0, show_progress: bool = True) -> int:
     """Write ``participants`` complete synthetic sessions (balanced assignment); returns answers."""
     from p2peval.progress import progress
-    from studies.app import answer_row
+    from studies.protocol import answer_row
     from studies.protocol import load_material, plan_session
 
     material = load_material(config)

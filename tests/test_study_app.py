@@ -12,10 +12,10 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from studies.app import answer_row, clean_pid
+from studies.app import clean_pid
 from studies.config import load_study
 from studies.demo import write_demo_study
-from studies.protocol import load_material, plan_session
+from studies.protocol import answer_row, load_material, plan_session
 from studies.storage import Store
 
 APP = str(Path(__file__).resolve().parents[1] / "studies" / "app.py")
