@@ -315,3 +315,25 @@ def test_numbered_pair_images_as_labels(data, tmp_path):
     res = _numbered(data, tmp_path, data["ids"])
     s = run_score(data, results=res, cityscapes=None, labels=pairs_dir, labels_side="B", protocol="pix2pix")
     assert s["confusion_matrix"] == base["confusion_matrix"]
+
+
+def test_toycity_ground_truth_colours_score_perfectly(tmp_path, capsys):
+    """label-score of toy-city's own gtFine colour images: every counted pixel right."""
+    from p2peval.toycity import generate_toycity
+
+    generate_toycity(tmp_path / "toy", n_train=1, n_val=3, size=32, seed=0, progress=False, workers=1)
+    frames = sorted((tmp_path / "toy" / "cityscapes" / "gtFine" / "val").rglob("*_gtFine_color.png"))
+    pred = tmp_path / "pred"
+    pred.mkdir()
+    ids_csv = (tmp_path / "toy" / "pix2pix" / "val_ids.csv").read_text().split()[1:]
+    number = {row.split(",")[1]: row.split(",")[0] for row in ids_csv}
+    for f in frames:  # numbered like pix2pix outputs, paired through toy-city's CSV
+        shutil.copy(f, pred / f"{number[f.name[: -len('_gtFine_color.png')]]}_fake_B.png")
+    out = tmp_path / "s.json"
+    assert main(["label-score", str(pred), "--cityscapes", str(tmp_path / "toy"), "--match",
+                 str(tmp_path / "toy" / "pix2pix" / "val_ids.csv"), "--out", str(out), "--bootstrap", "20",
+                 "--workers", "0", "--quiet"]) == 0
+    s = read_score(out)
+    hist = np.array(s["confusion_matrix"])
+    assert s["values"]["per_pixel_acc"] == pytest.approx(1.0, abs=1e-9)
+    assert hist.sum() == np.trace(hist) > 0 and s["counts"]["frames"] == 3
