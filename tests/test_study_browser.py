@@ -223,3 +223,31 @@ def test_killed_server_restarts_and_participant_resumes(study, browser, tmp_path
     finally:
         ctx.close()
         srv.stop()
+
+
+def test_side_by_side_with_vigilance_and_no_practice(tmp_path, browser):
+    path = write_demo_study(tmp_path / "sbs", n_images=3, size=32, practice_trials=0,
+                            main_trials=2, vigilance=1, display_ms=DISPLAY_MS, fixation_ms=0,
+                            layout="side-by-side", completion_code="SBS-1", name="sbs")
+    db = f"sqlite:///{tmp_path / 'sbs.db'}"
+    ctx = browser.new_context()
+    page = ctx.new_page()
+    with StudyServer(path, db=db, log=tmp_path / "server.log") as srv:
+        page.goto(f"{srv.url}/?pid=S1")
+        page.get_by_role("button", name="Start").click()
+        for label in ("Left", "Right", "Left"):
+            page.get_by_role("button", name=label, exact=True).click(timeout=30000)
+        page.get_by_text("SBS-1").wait_for(timeout=30000)
+        assert page.get_by_role("button", name="First", exact=True).count() == 0
+    ctx.close()
+    store = Store(db)
+    rows = store.answer_rows("sbs")
+    store.close()
+    assert [r["answer"] for r in rows] == [0, 1, 0]
+    assert sorted(r["kind"] for r in rows) == ["main", "main", "vigilance"]
+    for r in rows:
+        assert r["layout"] == "side-by-side"
+        assert r["display_ms_first"] == r["display_ms_second"]  # shown together
+        assert DISPLAY_MS - 6 <= r["display_ms_first"] < DISPLAY_MS + 250
+    vig = next(r for r in rows if r["kind"] == "vigilance")
+    assert vig["fake_image"].startswith("noise")

@@ -162,3 +162,23 @@ def test_bad_database_url_is_one_line(tmp_path, capsys):
     rc = main(["study", "export", f"sqlite:///{tmp_path}/missing/dir/x.db"])
     err = capsys.readouterr().err.strip()
     assert rc == 2 and "cannot open database" in err and len(err.splitlines()) == 1
+
+
+def test_analyze_and_export_read_the_database(store, tmp_path, capsys):
+    from p2peval.cli import main
+    from p2peval.scorefile import read_score
+    for k, algo in enumerate(["A", "A", "B"]):
+        s, _ = store.start_session("st", f"p{k}", [algo], n_trials=4)
+        for i in range(4):
+            store.record_answer(s, _row(i, "practice" if i == 0 else "main", labeled_real=i <= k))
+    out = tmp_path / "score.json"
+    assert main(["study", "analyze", store.url, "--out", str(out), "--n-resamples", "200",
+                 "--permutations", "200"]) == 0
+    rows = {r["label"]: r for r in read_score(out)["rows"]}
+    # main trials only (trial 0 is practice): p0 0/3 and p1 1/3 -> A 1/6; p2 2/3 -> B
+    assert rows["A"]["values"]["pct_labeled_real"] == pytest.approx(100 * 1 / 6)
+    assert rows["B"]["values"]["pct_labeled_real"] == pytest.approx(100 * 2 / 3)
+    capsys.readouterr()
+    assert main(["study", "export", store.url]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 1 + 12 and lines[0].startswith("session_id,study,algorithm")
