@@ -177,7 +177,8 @@ def _instance_means(label_id: int, n: int, height: int = 96, min_px: int = 40):
 
 
 def test_appearance_is_multimodal_per_instance():
-    """Car bodies are red, blue, white, black or silver: instance colours form separated clusters."""
+    """Car bodies are red, blue, white, black or silver: instance colours form separated clusters;
+    facades are brick, plaster or glass; skies clear or overcast."""
     from scipy.cluster.vq import kmeans2
 
     cars = _instance_means(26, 24)
@@ -188,6 +189,9 @@ def test_appearance_is_multimodal_per_instance():
     centres, _ = kmeans2(cars, 4, seed=0, minit="++")
     d = np.sqrt(((centres[:, None] - centres[None]) ** 2).sum(-1))
     assert np.median(d[np.triu_indices(4, 1)]) > 50
+    facades = _instance_means(11, 12, min_px=200)  # brick (red-brown), plaster (light), glass (dark blue-grey)
+    assert (facades[:, 0] - facades[:, 2] > 40).any()
+    assert (facades.mean(1) > 150).any() and (facades[:, 2] - facades[:, 0] > 5).any()
     sky = []
     for i in range(16):
         r = render_frame(1, "val", i, 64)
