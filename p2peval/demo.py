@@ -5,7 +5,10 @@
 3. build one results folder per row: the real val photos at 256x256 (the "ground truth" row) and
    degraded versions of them (blurred, colour-shifted, the colour label images themselves);
 4. FCN-score every row (protocol pix2pix) with bootstrap confidence intervals, write
-   ``<out>/<row>.json`` and print one table.
+   ``<out>/<row>.json`` and print one table;
+5. the Lab colour histograms of every row against the real photos (``<out>/<row>.color-hist.json``),
+   the comparison table of both metrics (``<out>/table.md``) and the colour plot
+   (``<out>/color.png``).
 
 Every step resumes: a rerun reuses the data, the finished scorer and the score files.
 """
@@ -127,6 +130,24 @@ def _score_row(folder: Path, score_path: Path, *, scorer: Path, root: Path, sha:
     return score
 
 
+def _color_row(folder: Path, score_path: Path, reference, cfg: DemoConfig, label: str,
+               show_progress: bool) -> dict:
+    """Lab colour-histogram intersection of one row with the real photos (reused if present)."""
+    from p2peval.color_hist import color_hist, find_images
+    from p2peval.scorefile import file_list_hash, read_score
+
+    if score_path.exists():
+        old = read_score(score_path)
+        keys = find_images(folder, "results").keys
+        if ((old.get("inputs") or {}).get("file_list_sha256") == file_list_hash(keys)
+                and (old.get("ci") or {}).get("n_resamples") == cfg.n_resamples):
+            return old
+    result = color_hist(folder, reference, label=label, n_resamples=cfg.n_resamples, seed=cfg.seed,
+                        show_progress=show_progress, workers=1)
+    result.write(score_path)
+    return read_score(score_path)
+
+
 def format_table(scores: dict[str, dict]) -> str:
     """Rows x (per-pixel acc, per-class acc, class IoU), each with its 95% CI."""
     head = f"{'row':<44} {'per-pixel acc':>22} {'per-class acc':>22} {'class IoU':>22}"
@@ -171,12 +192,12 @@ def run_demo(out: str | Path = "results/demo", *, n_train: int | None = None,
     t0 = time.monotonic()
     timings = {}
 
-    print(f"[1/4] toy-city: {cfg.n_train} train + {cfg.n_val} val frames -> {out / 'toycity'}", file=file, flush=True)
+    print(f"[1/5] toy-city: {cfg.n_train} train + {cfg.n_val} val frames -> {out / 'toycity'}", file=file, flush=True)
     data = _ensure_toycity(out / "toycity", cfg, show_progress)
     root = data / "cityscapes"
     timings["data_s"] = time.monotonic() - t0
 
-    print(f"[2/4] scorer: {cfg.arch}, {cfg.steps} steps of batch {cfg.batch_size} -> {out / 'scorer.pt'}",
+    print(f"[2/5] scorer: {cfg.arch}, {cfg.steps} steps of batch {cfg.batch_size} -> {out / 'scorer.pt'}",
           file=file, flush=True)
     t = time.monotonic()
     meta = train_scorer(data, arch=cfg.arch, out=out / "scorer.pt", steps=cfg.steps,
@@ -185,7 +206,7 @@ def run_demo(out: str | Path = "results/demo", *, n_train: int | None = None,
                         validate_each_epoch=False)
     timings["train_s"] = time.monotonic() - t
 
-    print(f"[3/4] rows: real val photos at 256x256 and degraded versions -> {out / 'images'}",
+    print(f"[3/5] rows: real val photos at 256x256 and degraded versions -> {out / 'images'}",
           file=file, flush=True)
     t = time.monotonic()
     from p2peval.protocols import get_protocol
@@ -193,7 +214,7 @@ def run_demo(out: str | Path = "results/demo", *, n_train: int | None = None,
                          cfg.blur_sigma, show_progress)
     timings["rows_s"] = time.monotonic() - t
 
-    print("[4/4] fcn-score (protocol pix2pix) of every row", file=file, flush=True)
+    print("[4/5] fcn-score (protocol pix2pix) of every row", file=file, flush=True)
     t = time.monotonic()
     scores = {}
     for row, folder in folders.items():
@@ -201,7 +222,6 @@ def run_demo(out: str | Path = "results/demo", *, n_train: int | None = None,
                                  sha=meta["weights_sha256"], cfg=cfg, label=ROW_LABELS[row],
                                  show_progress=show_progress)
     timings["score_s"] = time.monotonic() - t
-    timings["total_s"] = time.monotonic() - t0
 
     table = format_table(scores)
     ok = ordering_ok(scores)
@@ -209,7 +229,26 @@ def run_demo(out: str | Path = "results/demo", *, n_train: int | None = None,
           "Cityscapes numbers)\n" + table, file=file)
     print(("ordering as expected: ground truth scores best" if ok else
            "WARNING: a degraded row scores at least as high as the ground truth; the scorer is "
-           "too weak (train longer: more --steps)"), file=file)
+           "too weak (train longer: more --steps)"), file=file, flush=True)
+
+    print("\n[5/5] colour histograms (Lab) of every row against the real photos, comparison table "
+          "and colour plot", file=file, flush=True)
+    t = time.monotonic()
+    from p2peval.color_hist import count_images, find_images, plot_color_hist
+    from p2peval.tables import build_table, render
+
+    reference = count_images(find_images(folders["ground_truth"], "reference"), workers=1,
+                             show_progress=show_progress, desc="color-hist reference")
+    colors = {row: _color_row(folder, out / f"{row}.color-hist.json", reference, cfg,
+                              ROW_LABELS[row], show_progress) for row, folder in folders.items()}
+    files = [out / f"{row}.json" for row in scores] + [out / f"{row}.color-hist.json" for row in colors]
+    comparison = render(build_table(files, n_resamples=cfg.n_resamples, seed=cfg.seed), "md")
+    (out / "table.md").write_text(comparison)
+    plot_color_hist(list(colors.values()), out / "color.png",
+                    title="demo rows: Lab marginals (dotted: real photos)")
+    timings["color_s"] = time.monotonic() - t
+    timings["total_s"] = time.monotonic() - t0
+    print("\n" + comparison, file=file)
     summary = {"config": asdict(cfg), "scorer": str(out / "scorer.pt"),
                "scorer_sha256": meta["weights_sha256"],
                "rows": {row: str(out / f"{row}.json") for row in scores}, "ordering_ok": ok,
@@ -218,6 +257,6 @@ def run_demo(out: str | Path = "results/demo", *, n_train: int | None = None,
     from p2peval.scorefile import write_json_atomic
     write_json_atomic(out / "demo.json", summary)
     (out / "table.txt").write_text(table + "\n")
-    print(f"wrote {', '.join(f'{r}.json' for r in scores)}, table.txt and demo.json in {out} "
-          f"({timings['total_s']:.0f} s)", file=file)
+    print(f"wrote in {out}: <row>.json (FCN-score), <row>.color-hist.json, table.txt (FCN-scores), "
+          f"table.md (both metrics), color.png, demo.json  ({timings['total_s']:.0f} s)", file=file)
     return {"scores": scores, "ordering_ok": ok, "table": table, "timings": timings, "out": out}

@@ -46,6 +46,16 @@ def test_demo_writes_rows_scores_and_table(demo):
     row_lines = [l for l in text.splitlines() if l.count("[") == 3]
     assert len(row_lines) == 4
     assert (out / "table.txt").read_text().strip() == result["table"].strip()
+    # Colour histograms of every row against the real photos, the comparison table, the plot.
+    for row in ROW_NAMES:
+        c = read_score(out / f"{row}.color-hist.json")
+        assert c["metric"] == "color-hist" and c["inputs"]["n_files"] == 3
+    assert read_score(out / "ground_truth.color-hist.json")["values"]["L"] == pytest.approx(1.0)
+    md = (out / "table.md").read_text()
+    assert "Per-pixel acc." in md and "Lab L" in md
+    assert sum(line.startswith("| ") for line in md.splitlines()) == 5  # header + 4 rows
+    assert md in text
+    assert Image.open(out / "color.png").size[0] > 100
 
 
 def test_demo_row_images(demo):
