@@ -28,6 +28,8 @@ def add_arguments(p) -> None:
     p.add_argument("--no-baseline", action="store_true", help="time only this trainer's step")
     p.add_argument("--compare-fp32", action="store_true",
                    help="with --precision bf16 / --channels-last: also time the fp32 step, report the speed-up")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="config override for both implementations, e.g. --set generator.ngf=32")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--out", help="also write the JSON here (e.g. results/benchmarks/train_step.json)")
 
@@ -94,7 +96,8 @@ def run(args) -> int:
     device = resolve_device(args.device)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # as the reference sets it
-    sets = [f"data.crop_size={args.size}", f"data.load_size={args.size}", f"data.batch_size={args.batch}"]
+    sets = [f"data.crop_size={args.size}", f"data.load_size={args.size}", f"data.batch_size={args.batch}",
+            *args.set]
 
     def ours(precision: str, channels_last: bool):
         cfg = validate(apply_overrides(TrainConfig(), sets + [f"precision={precision}",
@@ -146,7 +149,8 @@ def run(args) -> int:
         "command": " ".join(["p2peval", *sys.argv[1:]]) if sys.argv and "p2peval" in sys.argv[0] else
                    f"p2peval bench train-step --size {args.size} --batch {args.batch} --device {args.device} "
                    f"--precision {args.precision}" + (" --channels-last" if args.channels_last else ""),
-        "networks": "U-Net 256-style (num_downs = log2(size), ngf 64, BatchNorm) + 70x70 PatchGAN, L1+cGAN",
+        "networks": "U-Net (num_downs = log2(size), ngf 64, BatchNorm) + 70x70 PatchGAN, L1+cGAN",
+        "overrides": list(args.set),
         "size": args.size, "batch": args.batch, "device": str(device),
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine(),
         "precision": args.precision, "channels_last": args.channels_last,
