@@ -72,6 +72,7 @@ def run(args) -> int:
     from p2peval.scorers.checkpoint import save_scorer
     from p2peval.scorers.registry import build_scorer
 
+    load0 = os.getloadavg()[0]
     proto = get_protocol(args.protocol)
     device = check_device(args.device)
     label_hw = _hw(args.label_size)
@@ -138,6 +139,11 @@ def run(args) -> int:
         "end_to_end_images_per_s": e_med, "forward_only_images_per_s": f_med,
         "ratio_end_to_end_to_forward": ratio, "target_ratio": 0.85, "meets_target": ratio >= 0.85,
         "runs": {"end_to_end_images_per_s": e2e, "forward_only_images_per_s": fwd},
+        # Each repeat measures both back to back: the ratio within a repeat is steadier than the
+        # ratio of medians when the machine's load changes between repeats.
+        "ratio_per_repeat": [e / f for e, f in zip(e2e, fwd)],
+        "median_ratio_per_repeat": statistics.median(e / f for e, f in zip(e2e, fwd)),
+        "load_average_1min": {"start": load0, "end": os.getloadavg()[0]},
         "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
         "torch_version": torch.__version__,
         "note": "medians of interleaved runs; end to end = the whole fcn_score call (pairing, decoding and "
