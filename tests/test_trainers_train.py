@@ -127,7 +127,7 @@ def test_nan_loss_stops_and_keeps_checkpoint(toy, tmp_path, monkeypatch, capsys)
     rc = main(["train", "pix2pix", "--data", str(toy), "--out", str(run), "--quiet",
                *[a for s in TINY + ["steps=5", "checkpoint_every=2"] for a in ("--set", s)]])
     err = capsys.readouterr().err
-    assert rc == 3
+    assert rc == 3 == TrainingDiverged.exit_code
     assert err.count("\n") == 1 and "diverged at step 2" in err and "G_L1=nan" in err
     assert "(step 2)" in err and str(run / "checkpoint.pt") in err
     assert torch.load(run / "checkpoint.pt", weights_only=False)["step"] == 2

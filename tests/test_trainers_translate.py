@@ -1,7 +1,6 @@
 """translate: results folder contract, twice the training size, dropout as in the paper."""
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest

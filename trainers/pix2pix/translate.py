@@ -25,7 +25,6 @@ from trainers.pix2pix.train import CHECKPOINT, GENERATOR, read_config, resolve_d
 
 def load_generator(run: Path, device: torch.device) -> tuple[torch.nn.Module, dict]:
     """The generator of a run folder (``generator.pt``, else the latest ``checkpoint.pt``)."""
-    from trainers.pix2pix.train import read_config
     run = Path(run)
     config = read_config(run)
     path = run / GENERATOR if (run / GENERATOR).exists() else run / CHECKPOINT
@@ -66,7 +65,7 @@ def translate(run: Path, data: Path, out: Path, size: int | None = None, eval_mo
     if size < unit or size % unit:
         raise ConfigError(f"--size {size}: must be a positive multiple of {unit} "
                           f"(2^num_downs of this generator)")
-    layout, records = list_records(data, config.data.layout if config.data.layout != "auto" else "auto", split)
+    layout, records = list_records(data, config.data.layout, split)
     ds = PairDataset(records, config.data, train=False, size=size)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -81,8 +80,9 @@ def translate(run: Path, data: Path, out: Path, size: int | None = None, eval_mo
             A = item["A"][None].to(dev)  # (1, Cin, size, size)
             fake = G(A)[0].float()       # (Cout, size, size)
             if colorization:
-                fake_img, real_A, real_B = (lab_to_uint8(item["A"], fake), to_uint8(item["A"].repeat(3, 1, 1), rounding),
-                                            lab_to_uint8(item["A"], item["B"]))
+                fake_img = lab_to_uint8(item["A"], fake)
+                real_A = to_uint8(item["A"].repeat(3, 1, 1), rounding)  # the lightness as grey
+                real_B = lab_to_uint8(item["A"], item["B"])
             else:
                 fake_img, real_A, real_B = (to_uint8(fake, rounding), to_uint8(item["A"], rounding),
                                             to_uint8(item["B"], rounding))
