@@ -162,30 +162,42 @@ def count_images(images: ImageSet, bins: LabBins | None = None, *, workers: int 
     pixels = np.zeros(n, np.int64)
     clipped = np.zeros(3, np.int64)
     bar = progress(total=n, desc=desc, unit="img", disable=not show_progress)
-    pool = None
     try:
-        if workers > 0:
-            import multiprocessing as mp
-
-            pool = mp.get_context("spawn").Pool(workers)
-            results = pool.imap(_count_batch, tasks, chunksize=1)
-        else:
-            results = map(_count_batch, tasks)
         i = 0
-        for status, payload in results:
-            if status == "error":
-                raise InputError(str(payload))
+        for payload in map_batches(_count_batch, tasks, workers):
             for c, clip, px in payload:
                 counts[i], pixels[i] = c, px
                 clipped += clip
                 i += 1
             bar.update(len(payload))
     finally:
+        bar.close()
+    return ImageSetHist(images, bins, counts, clipped, pixels)
+
+
+def map_batches(func, tasks: list, workers: int):
+    """Yield ``func(task)`` payloads in task order, from ``workers`` spawned processes (0 = here).
+
+    ``func`` returns ("ok", payload) or ("error", message); an error stops everything and is
+    raised as ``InputError`` (the message names the file). Workers never outlive the generator.
+    """
+    pool = None
+    try:
+        if workers > 0:
+            import multiprocessing as mp
+
+            pool = mp.get_context("spawn").Pool(workers)
+            results = pool.imap(func, tasks, chunksize=1)
+        else:
+            results = map(func, tasks)
+        for status, payload in results:
+            if status == "error":
+                raise InputError(str(payload))
+            yield payload
+    finally:
         if pool is not None:
             pool.terminate()
             pool.join()
-        bar.close()
-    return ImageSetHist(images, bins, counts, clipped, pixels)
 
 
 @dataclass

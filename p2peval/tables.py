@@ -418,7 +418,9 @@ def _cell_parts(table: Table, row: Row, col: Column) -> tuple[str, str, bool, st
             and None not in e.ci[col.key]:
         lo, hi = e.ci[col.key]
         unc = f"[{lo:.{col.decimals}f}, {hi:.{col.decimals}f}]"
-    is_best = row.published is None and row.label in table.best.get((col.metric, col.key), set())
+    if row.published is not None:  # published rows are shown, never marked
+        return _fmt(v, col.decimals), unc, False, ""
+    is_best = row.label in table.best.get((col.metric, col.key), set())
     return _fmt(v, col.decimals), unc, is_best, table.marks.get((row.label, col.metric, col.key), "")
 
 

@@ -137,15 +137,18 @@ def _linearisation_table() -> np.ndarray:
 _LIN = _linearisation_table()
 # XYZ scaled by the reference white, so that the Lab non-linearity applies directly.
 _XYZN_FROM_RGB = (XYZ_FROM_RGB / D65_WHITE[:, None]).astype(np.float32)
-# f = (fx, fy, fz) -> (L, a, b)
-_LAB_FROM_F = np.array([[0.0, 116.0, 0.0], [500.0, -500.0, 0.0], [0.0, 200.0, -200.0]], np.float32)
-_LAB_OFFSET = np.array([-16.0, 0.0, 0.0], np.float32)
 
 
 def _f_planar(rgb_flat: np.ndarray) -> np.ndarray:
     """(N, 3) uint8 sRGB -> (3, N) float32 Lab non-linearity f(X/Xn), f(Y/Yn), f(Z/Zn)."""
-    lin = np.take(_LIN, rgb_flat)                   # (N, 3) float32
-    xyz = _XYZN_FROM_RGB @ lin.T                     # (3, N), BLAS reads the transpose in place
+    lin = np.take(_LIN, rgb_flat).T                 # (3, N) float32 view
+    # 3x3 transform written out: a BLAS call here is 10x slower on a loaded machine (its threads).
+    m = _XYZN_FROM_RGB
+    xyz = np.empty(lin.shape, np.float32)            # (3, N)
+    for i in range(3):
+        np.multiply(lin[0], m[i, 0], out=xyz[i])
+        xyz[i] += m[i, 1] * lin[1]
+        xyz[i] += m[i, 2] * lin[2]
     f = np.cbrt(xyz)
     small = xyz <= _EPS
     if small.any():  # the linear segment near black; copyto is much faster than f[small] = ...
@@ -168,20 +171,29 @@ def srgb_to_lab(rgb: np.ndarray) -> np.ndarray:
     flat = _check_rgb(rgb)
     out = np.empty((flat.shape[0], 3), np.float32)
     for s in range(0, flat.shape[0], _CHUNK):
-        f = _f_planar(flat[s:s + _CHUNK])
-        out[s:s + _CHUNK] = (_LAB_FROM_F @ f).T + _LAB_OFFSET
+        fx, fy, fz = _f_planar(flat[s:s + _CHUNK])
+        out[s:s + _CHUNK, 0] = 116.0 * fy - 16.0
+        out[s:s + _CHUNK, 1] = 500.0 * (fx - fy)
+        out[s:s + _CHUNK, 2] = 200.0 * (fy - fz)
     return out.reshape(rgb.shape[:-1] + (3,))
 
 
-def _bin_transform(bins: LabBins) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Affine map f -> fractional bin position per channel, clip limits and channel offsets."""
-    lo = np.array([bins.channel(c).lo for c in CHANNELS], np.float64)
-    inv_w = np.array([1.0 / bins.channel(c).width for c in CHANNELS], np.float64)
-    a = (_LAB_FROM_F.astype(np.float64) * inv_w[:, None]).astype(np.float32)
-    c = ((_LAB_OFFSET.astype(np.float64) - lo) * inv_w).astype(np.float32)[:, None]
-    top = np.array(bins.sizes, np.float32)[:, None]
-    offsets = np.array(bins.offsets(), np.intp)[:, None]
-    return a, c, top, offsets
+def _bin_positions(f: np.ndarray, bins: LabBins) -> np.ndarray:
+    """(3, N) f values -> (3, N) float32 fractional bin positions ``(value - lo) / width``."""
+    u = np.empty(f.shape, np.float32)
+    fx, fy, fz = f
+    for i, (ch, k) in enumerate(zip(CHANNELS, (116.0, 500.0, 200.0))):
+        cb = bins.channel(ch)
+        scale = np.float32(k / cb.width)
+        if ch == "L":    # L = 116 fy - 16
+            np.multiply(fy, scale, out=u[i])
+            u[i] += np.float32((-16.0 - cb.lo) / cb.width)
+        else:            # a = 500 (fx - fy), b = 200 (fy - fz)
+            first, second = (fx, fy) if ch == "a" else (fy, fz)
+            np.subtract(first, second, out=u[i])
+            u[i] *= scale
+            u[i] += np.float32(-cb.lo / cb.width)
+    return u
 
 
 def lab_bin_counts(rgb: np.ndarray, bins: LabBins = LabBins()) -> tuple[np.ndarray, np.ndarray]:
@@ -192,13 +204,13 @@ def lab_bin_counts(rgb: np.ndarray, bins: LabBins = LabBins()) -> tuple[np.ndarr
     (always zero with ranges that cover the sRGB gamut).
     """
     flat = _check_rgb(rgb)
-    a, c, top, offsets = _bin_transform(bins)
+    top = np.array(bins.sizes, np.float32)[:, None]
+    offsets = np.array(bins.offsets(), np.intp)[:, None]
     check_clip = not bins.covers_srgb_gamut()
     counts = np.zeros(bins.total, np.int64)
     clipped = np.zeros(3, np.int64)
     for s in range(0, flat.shape[0], _CHUNK):
-        u = a @ _f_planar(flat[s:s + _CHUNK])        # (3, n) fractional bin positions
-        u += c
+        u = _bin_positions(_f_planar(flat[s:s + _CHUNK]), bins)  # (3, n)
         if check_clip:
             clipped += ((u < 0) | (u > top)).sum(1)
         # Truncation equals floor for the non-negative values left after clipping at 0;
