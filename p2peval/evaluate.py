@@ -185,7 +185,8 @@ def build_score(metric: str, result: StreamResult, *, mode: str, protocol: Proto
     s = compute_scores(frames, mode)
     quirk = compute_scores(frames, "reference")
     ci = bootstrap_scores(frames, mode, n_resamples=n_resamples, seed=seed)
-    dropped = quirk["frames_dropped_by_reference_quirk"]
+    fcn = metric == "fcn-score"  # the index-19 quirk belongs to the FCN scorer's 20 outputs
+    dropped = quirk["frames_dropped_by_reference_quirk"] if fcn else 0
     if dropped:
         if mode == "reference":
             notes.append(f"{dropped} frames were dropped, as the reference evaluator drops them "
@@ -193,7 +194,7 @@ def build_score(metric: str, result: StreamResult, *, mode: str, protocol: Proto
         else:
             notes.append(f"{dropped} frames would have been dropped by the reference evaluator; "
                          "they are counted here")
-    if s["pixels_predicted_index19"] and mode == "reference":
+    if fcn and s["pixels_predicted_index19"] and mode == "reference":
         notes.append(f"{s['pixels_predicted_index19']} pixels were predicted as index 19 and counted "
                      "as the reference does (in the next class's row, column 0)")
     skipped = dict(pairing.skipped)
@@ -201,13 +202,14 @@ def build_score(metric: str, result: StreamResult, *, mode: str, protocol: Proto
         skipped["ground-truth pixels outside the 19 classes (ignored, as the reference does)"] = result.side["gt_ignored"]
     if result.side["gt_unmatched"]:
         skipped["ground-truth colour pixels matching no class within the tolerance (ignored)"] = result.side["gt_unmatched"]
-    counts = {
-        "images": len(pairing.pairs), "frames": int(len(frames)), "pixels": s["pixels_counted"],
-        "frames_dropped_by_reference_quirk": dropped,
-        "pixels_predicted_index19": s["pixels_predicted_index19"],
-        "frames_with_index19": s["frames_with_index19"],
-        "skipped": skipped,
-    }
+    counts = {"images": len(pairing.pairs), "frames": int(len(frames)), "pixels": s["pixels_counted"]}
+    if fcn:
+        counts.update(frames_dropped_by_reference_quirk=dropped,
+                      pixels_predicted_index19=s["pixels_predicted_index19"],
+                      frames_with_index19=s["frames_with_index19"])
+    else:  # predicted colours or ids that are no class (counted as errors)
+        counts["pixels_predicted_no_class"] = s["pixels_predicted_index19"]
+    counts["skipped"] = skipped
     if result.side["pred_unmatched"]:
         counts["predicted_pixels_matching_no_class_colour"] = result.side["pred_unmatched"]
     if result.resumed_frames:
@@ -413,9 +415,11 @@ def print_score_table(score: dict, file=None) -> None:
         print(f"  {'class':<15} {'acc':>7} {'iou':>7}", file=file)
         for name, a, i in zip(pc["names"], pc["acc"], pc["iou"]):
             print(f"  {name:<15} {a:7.4f} {i:7.4f}", file=file)
-    q = c.get("frames_dropped_by_reference_quirk", 0)
-    print(f"  index 19: {c.get('pixels_predicted_index19', 0)} pixels in {c.get('frames_with_index19', 0)} "
-          f"frames; frames the reference would drop: {q}", file=file)
+    if "pixels_predicted_index19" in c:
+        print(f"  index 19: {c['pixels_predicted_index19']} pixels in {c.get('frames_with_index19', 0)} frames; "
+              f"frames the reference would drop: {c.get('frames_dropped_by_reference_quirk', 0)}", file=file)
+    if "pixels_predicted_no_class" in c:
+        print(f"  predicted pixels that are no class: {c['pixels_predicted_no_class']}", file=file)
     print("  comparable with published numbers: " + ("yes" if score.get("comparable_with_published") else "no"),
           file=file)
     for n in score.get("notes", []):

@@ -337,3 +337,18 @@ def test_toycity_ground_truth_colours_score_perfectly(tmp_path, capsys):
     hist = np.array(s["confusion_matrix"])
     assert s["values"]["per_pixel_acc"] == pytest.approx(1.0, abs=1e-9)
     assert hist.sum() == np.trace(hist) > 0 and s["counts"]["frames"] == 3
+
+
+def test_label_score_counts_predictions_that_are_no_class(data, tmp_path):
+    pred = tmp_path / "pred"
+    pred.mkdir()
+    n_black = 0
+    for (label_path, _), fid in zip(data["frames"], data["ids"]):
+        gt = ref_train_ids(np.array(Image.open(label_path)))
+        col = np.zeros(gt.shape + (3,), np.uint8)  # all black: no class anywhere
+        Image.fromarray(col).save(pred / f"{fid}_leftImg8bit.png")
+        n_black += int((gt < 19).sum())
+    s = label_score(pred, cityscapes=data["root"] / "cs", n_resamples=10, show_progress=False, workers=0)
+    assert s["values"]["per_pixel_acc"] == 0.0
+    assert s["counts"]["pixels_predicted_no_class"] == n_black == s["counts"]["pixels"]
+    assert "frames_dropped_by_reference_quirk" not in s["counts"]
