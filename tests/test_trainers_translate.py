@@ -100,3 +100,18 @@ def test_translate_cli_errors(toy_run, tmp_path, capsys):
                  "--split", "test", "--quiet"]) == 2
     assert "no split 'test'" in capsys.readouterr().err
     assert main(["translate", str(run), "--data", str(toy), "--out", str(tmp_path / "ok"), "--quiet"]) == 0
+
+
+def test_labels_to_photo_needs_no_photos(toy_run, tmp_path, capsys):
+    """Translating labels -> photo reads only the labels; training does need the photos."""
+    import shutil
+    toy, run = toy_run
+    shutil.copytree(toy / "cityscapes" / "gtFine", tmp_path / "labels_only" / "gtFine")
+    out = translate(run, tmp_path / "labels_only", tmp_path / "res", eval_mode=True, show_progress=False)
+    full = translate(run, toy, tmp_path / "full", eval_mode=True, show_progress=False)
+    names = sorted(p.name for p in list_images(full))
+    assert names == sorted(p.name for p in list_images(out))
+    assert all(np.array_equal(read_rgb(out / n), read_rgb(full / n)) for n in names)
+    rc = main(["train", "pix2pix", "--data", str(tmp_path / "labels_only"), "--out", str(tmp_path / "r"),
+               "--quiet", *[a for s in TINY for a in ("--set", s)], "--set", "data.split=val"])
+    assert rc == 2 and "leftImg8bit.png: photo of this frame is missing" in capsys.readouterr().err

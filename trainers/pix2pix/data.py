@@ -54,13 +54,15 @@ def _single(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return im, im
 
 
-def _cityscapes_pair(frame) -> tuple[np.ndarray, np.ndarray]:
+def _cityscapes_pair(frame, need_photo: bool = True) -> tuple[np.ndarray, np.ndarray]:
     from p2peval.imageio import read_label, read_rgb
     from p2peval.labels import label_ids_to_color
-    if not Path(frame.image).is_file():
-        raise InputError("photo of this frame is missing (leftImg8bit)", frame.image)
-    photo = read_rgb(frame.image)
     color = read_rgb(frame.color) if Path(frame.color).is_file() else label_ids_to_color(read_label(frame.label_ids))
+    if not Path(frame.image).is_file():
+        if need_photo:
+            raise InputError("photo of this frame is missing (leftImg8bit)", frame.image)
+        return color, np.zeros_like(color)  # labels -> photo at test time: the photo is not used
+    photo = read_rgb(frame.image)
     if color.shape[:2] != photo.shape[:2]:
         raise InputError(f"colour label size {color.shape[1]}x{color.shape[0]} differs from the photo's "
                          f"{photo.shape[1]}x{photo.shape[0]}", frame.color)
@@ -84,8 +86,13 @@ def detect_layout(root: Path, split: str) -> str:
                      "(gtFine/, leftImg8bit/) or a toy-city folder (cityscapes/)", root)
 
 
-def list_records(root: str | Path, layout: str, split: str) -> tuple[str, list[Record]]:
-    """The records of ``split`` in a stable order, and the layout actually used."""
+def list_records(root: str | Path, layout: str, split: str,
+                 need_photo: bool = True) -> tuple[str, list[Record]]:
+    """The records of ``split`` in a stable order, and the layout actually used.
+
+    ``need_photo=False`` lets Cityscapes frames without a photo through (translating labels ->
+    photo needs only the labels); their B side is then black.
+    """
     from p2peval.imageio import list_images
     root = Path(root)
     if layout == "auto":
@@ -93,7 +100,8 @@ def list_records(root: str | Path, layout: str, split: str) -> tuple[str, list[R
     if layout == "cityscapes":
         from p2peval.cityscapes import list_frames
         frames = list_frames(root, split)
-        return layout, [Record(f.id, True, (lambda f=f: _cityscapes_pair(f)), a_is_label=True) for f in frames]
+        return layout, [Record(f.id, True, (lambda f=f: _cityscapes_pair(f, need_photo)), a_is_label=True)
+                        for f in frames]
     folder = root / split
     if not folder.is_dir():
         raise InputError(f"no {split}/ folder of images", root)

@@ -65,7 +65,9 @@ def translate(run: Path, data: Path, out: Path, size: int | None = None, eval_mo
     if size < unit or size % unit:
         raise ConfigError(f"--size {size}: must be a positive multiple of {unit} "
                           f"(2^num_downs of this generator)")
-    layout, records = list_records(data, config.data.layout, split)
+    # labels -> photo (AtoB on the native layout) reads no photos: only the labels are needed
+    need_photo = config.data.direction == "BtoA" or config.data.mode == "colorization"
+    layout, records = list_records(data, config.data.layout, split, need_photo=need_photo)
     ds = PairDataset(records, config.data, train=False, size=size)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
