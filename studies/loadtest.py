@@ -30,7 +30,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
 _LATENCY_JS = """() => {
   const a = performance.getEntriesByName('p2p-answer').map(e => e.startTime);
   const r = performance.getEntriesByName('p2p-trial-ready').map(e => e.startTime);
-  return {answers: a, ready: r};
+  return {answers: a, ready: r, origin: performance.timeOrigin};
 }"""
 
 
@@ -65,8 +65,8 @@ async def _participant(browser, url: str, pid: str, n_trials: int, labels: tuple
         raise
     finally:
         await context.close()
-    # Practice answers wait for a Continue click before the next trial: keep main trials only.
-    return answer_to_ready_ms(marks["answers"][practice:], marks["ready"])
+    marks["pid"] = pid
+    return marks
 
 
 async def _run_all(url: str, n: int, n_trials: int, labels, practice: int, timeout_ms: float):
@@ -80,6 +80,38 @@ async def _run_all(url: str, n: int, n_trials: int, labels, practice: int, timeo
                 for k in range(n)])
         finally:
             await browser.close()
+
+
+def _summary(values: list[float]) -> dict:
+    if not values:
+        return {"n": 0, "median": None, "p95": None, "max": None}
+    return {"n": len(values), "median": statistics.median(values), "p95": percentile(values, 95),
+            "max": max(values)}
+
+
+def _epoch_ms(t) -> float:
+    import datetime as dt
+    if t.tzinfo is None:  # SQLite returns the stored UTC time without its zone
+        t = t.replace(tzinfo=dt.timezone.utc)
+    return t.timestamp() * 1000
+
+
+def _split(marks: list[dict], rows: list[dict], practice: int) -> tuple[list[float], list[float]]:
+    """Per main answer: click -> committed, and committed -> next trial ready (epoch ms)."""
+    stored = {(r["participant"], r["trial_index"]): _epoch_ms(r["answered_at"]) for r in rows}
+    to_store, to_ready = [], []
+    for m in marks:
+        clicks = [m["origin"] + t for t in m["answers"]]
+        ready = [m["origin"] + t for t in m["ready"]]
+        for i, click in enumerate(clicks):
+            if i < practice or (m["pid"], i) not in stored:
+                continue
+            t_stored = stored[(m["pid"], i)]
+            to_store.append(t_stored - click)
+            later = [r for r in ready if r > click]
+            if later:
+                to_ready.append(min(later) - t_stored)
+    return to_store, to_ready
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -115,7 +147,10 @@ def run_load(participants: int = 20, *, workdir: str | Path | None = None, main_
     sessions = store.session_rows("load")
     store.close()
     keys = [(r["participant"], r["trial_index"]) for r in rows]
-    flat = [x for per in latencies for x in per]
+    # Practice answers wait for a Continue click before the next trial: main trials only.
+    flat = [x for m in latencies for x in answer_to_ready_ms(m["answers"][practice_trials:],
+                                                             m["ready"])]
+    to_store, store_to_ready = _split(latencies, rows, practice_trials)
     return {
         "participants": participants, "trials_per_participant": n_trials,
         "display_ms": display_ms, "image_size": size,
@@ -126,6 +161,10 @@ def run_load(participants: int = 20, *, workdir: str | Path | None = None, main_
         "answer_to_next_trial_ready_ms": {
             "n": len(flat), "median": statistics.median(flat) if flat else None,
             "p95": percentile(flat, 95) if flat else None, "max": max(flat) if flat else None},
+        # the same interval split at the moment the answer was committed (server clock = browser
+        # clock here: one machine): click -> stored, and stored -> next trial ready
+        "answer_to_stored_ms": _summary(to_store),
+        "stored_to_next_trial_ready_ms": _summary(store_to_ready),
         "wall_s": wall,
         # CPU time of the server's processes during the run (page loads included): what serving
         # cost, apart from the browsers and everything else on the machine
