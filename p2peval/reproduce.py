@@ -171,7 +171,7 @@ def build_chain(preset: Preset, out: Path, *, device: str = "cpu", show_progress
     ch.steps.append(Step("scorer", [_rel(scorer, o)],
                          f"p2peval scorer train --data {_rel(data, o)} --arch {p.scorer_arch} --out {_rel(scorer, o)} "
                          f"--steps {p.scorer_steps} --batch-size {p.scorer_batch_size} --lr {p.scorer_lr} "
-                         f"--protocol {p.protocol} --seed {p.seed} --no-val", scorer.is_file, do_scorer))
+                         f"--protocol {p.protocol} --seed {p.seed} --no-val", lambda: _scorer_done(scorer), do_scorer))
 
     def do_gt():
         write_ground_truth_row(data, gt, p.size)
@@ -259,6 +259,19 @@ def build_chain(preset: Preset, out: Path, *, device: str = "cpu", show_progress
                          f"p2peval color-hist {' '.join(_rel(results[r], o) for r in rows)} --reference {_rel(gt, o)} "
                          f"--plot color.png", lambda: False, do_plot))
     return ch
+
+
+def _scorer_done(path: Path) -> bool:
+    """A scorer checkpoint is also written during training: done only when it says finished."""
+    from p2peval.errors import InputError
+    from p2peval.scorers.checkpoint import read_checkpoint
+
+    if not path.is_file():
+        return False
+    try:
+        return bool((read_checkpoint(path).get("training") or {}).get("finished"))
+    except InputError:
+        return False
 
 
 def _safe(name: str) -> str:
