@@ -268,33 +268,8 @@ def fcn_score(results, *, scorer, cityscapes=None, labels=None, split: str = "va
         else:
             model, meta, multiple = load_checked_scorer(scorer, device)
         from p2peval.scorers.checkpoint import scorer_fingerprint
-        notes: list[str] = []
-        comparable = proto.comparable_with_published
-        if not proto.comparable_with_published:
-            notes.append(f"protocol {proto.name}: not comparable with published numbers")
-        for p in pairing.jpeg_results[:1]:
-            msg = (f"{len(pairing.jpeg_results)} results are JPEG (e.g. {p.name}); the reference "
-                   "requires PNG (JPEG artefacts lower the score)")
-            if ctx.is_main:
-                _warn(msg)
-            notes.append(msg)
-        size = image_size(pairing.pairs[0].result)
-        if size != tuple(proto.generated_size):
-            notes.append(f"results are {size[0]}x{size[1]}; the protocol's published setting is "
-                         f"{proto.generated_size[0]}x{proto.generated_size[1]}")
-            comparable = False
-        if truth_info["source"] != "cityscapes gtFine labelIds" or split != "val":
-            comparable = False
-            if proto.comparable_with_published:
-                notes.append("ground truth is not the Cityscapes val gtFine labels: not comparable "
-                             "with published numbers")
-        if meta.get("arch") != "fcn8s":
-            comparable = False
-            if proto.comparable_with_published:
-                notes.append(f"scorer is {meta.get('arch')}, not the reference FCN-8s: not comparable "
-                             "with published numbers")
-        if meta.get("protocol") and meta.get("protocol") != proto.name:
-            notes.append(f"scorer was trained for protocol {meta.get('protocol')}, used with {proto.name}")
+        size = image_size(pairing.pairs[0].result)  # every result must have this size
+        notes, comparable = _comparability(proto, pairing, size, truth_info, split, meta, ctx.is_main)
         label_opts = LabelImageOptions(side=labels_side, color_tolerance=color_tolerance,
                                        max_unmatched=max_unmatched)
         fp = fingerprint({"metric": "fcn-score", "scorer": meta.get("weights_sha256"), "protocol": proto.settings(),
@@ -339,6 +314,38 @@ def fcn_score(results, *, scorer, cityscapes=None, labels=None, split: str = "va
             extra_inputs={"result_size": list(size), "device": device, "processes": ctx.world_size})
     finally:
         shutdown(ctx)
+
+
+def _comparability(proto: Protocol, pairing: Pairing, size: tuple[int, int], truth_info: dict,
+                   split: str, meta: dict, warn: bool) -> tuple[list[str], bool]:
+    """Notes for the score file, and whether the numbers may be compared with published ones."""
+    notes: list[str] = []
+    comparable = proto.comparable_with_published
+    if not proto.comparable_with_published:
+        notes.append(f"protocol {proto.name}: not comparable with published numbers")
+    for p in pairing.jpeg_results[:1]:
+        msg = (f"{len(pairing.jpeg_results)} results are JPEG (e.g. {p.name}); the reference "
+               "requires PNG (JPEG artefacts lower the score)")
+        if warn:
+            _warn(msg)
+        notes.append(msg)
+    if size != tuple(proto.generated_size):
+        notes.append(f"results are {size[0]}x{size[1]}; the protocol's published setting is "
+                     f"{proto.generated_size[0]}x{proto.generated_size[1]}")
+        comparable = False
+    if truth_info["source"] != "cityscapes gtFine labelIds" or split != "val":
+        comparable = False
+        if proto.comparable_with_published:
+            notes.append("ground truth is not the Cityscapes val gtFine labels: not comparable "
+                         "with published numbers")
+    if meta.get("arch") != "fcn8s":
+        comparable = False
+        if proto.comparable_with_published:
+            notes.append(f"scorer is {meta.get('arch')}, not the reference FCN-8s: not comparable "
+                         "with published numbers")
+    if meta.get("protocol") and meta.get("protocol") != proto.name:
+        notes.append(f"scorer was trained for protocol {meta.get('protocol')}, used with {proto.name}")
+    return notes, comparable
 
 
 def _default_workers() -> int:
