@@ -77,6 +77,9 @@ def test_describe_default_is_the_paper(capsys):
     assert d["discriminator"]["parameters"] == 2_768_705
     assert d["discriminator"]["receptive_field"] == [70, 70] and d["discriminator"]["output_map"] == [30, 30]
     assert d["discriminator"]["input_channels"] == 6 and d["discriminator"]["conditional"] is True
+    # 8 stride-2 4x4 convs: 1 + 3 * (1 + 2 + ... + 128) input pixels per bottleneck unit
+    assert d["generator"]["bottleneck_receptive_field"] == [1 + 3 * (2 ** 8 - 1)] * 2
+    assert d["generator"]["output_map"] == [256, 256] and d["generator"]["bottleneck"] == [1, 1]
 
 
 @pytest.mark.parametrize("sets,params,field,objective_has_d", [

@@ -25,7 +25,11 @@ def describe(config: TrainConfig) -> dict:
         "generator": {"arch": g.arch, "num_downs": g.num_downs, "ngf": g.ngf, "norm": g.norm,
                       "dropout": g.dropout, "input_channels": cin, "output_channels": cout,
                       "parameters": count_parameters(G),
-                      "bottleneck": [size // 2 ** g.num_downs] * 2},
+                      "bottleneck": [size // 2 ** g.num_downs] * 2,
+                      # input pixels one bottleneck unit sees (encoder convs only); >= image
+                      # size means every output pixel can depend on the whole image
+                      "bottleneck_receptive_field": [receptive_field(G)] * 2,
+                      "output_map": [size, size]},
         "discriminator": None,
     }
     if D is not None:
