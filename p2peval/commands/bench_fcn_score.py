@@ -19,7 +19,9 @@ def add_arguments(p) -> None:
     p.add_argument("--batch-size", type=int, default=None, help="as fcn-score (default 1 at label resolution, else 8)")
     p.add_argument("--workers", type=int, default=None, help="decoding workers (default as fcn-score)")
     p.add_argument("--label-size", default="1024x2048", help="ground-truth size HxW (default 1024x2048, Cityscapes)")
-    p.add_argument("--out", metavar="FILE.json", help="also write the JSON here")
+    p.add_argument("--no-warmup", action="store_true",
+                   help="skip the untimed warm-up forward pass (for very slow runs)")
+    p.add_argument("--out", metavar="FILE.json", help="also write the JSON here (rewritten after every repeat)")
 
 
 def _hw(text: str) -> tuple[int, int]:
@@ -118,24 +120,40 @@ def run(args) -> int:
             sync()
             return args.n / (time.perf_counter() - t0)
 
-        with tf32_disabled(device, proto), torch.inference_mode():
-            scorer_logits(model, xin, multiple)  # warm-up (allocator, kernels)
+        if not args.no_warmup:
+            with tf32_disabled(device, proto), torch.inference_mode():
+                scorer_logits(model, xin, multiple)  # warm-up (allocator, kernels)
         fwd, e2e = [], []
         for r in range(args.repeats):  # interleaved, so both see the same machine load
             fwd.append(forward_only())
             e2e.append(end_to_end())
             print(f"bench fcn-score: run {r + 1}/{args.repeats}: forward-only {fwd[-1]:.3f} img/s, "
                   f"end to end {e2e[-1]:.3f} img/s", file=sys.stderr, flush=True)
+            out = _summary(args, proto, device, meta, result_hw, label_hw, eval_hw, bs, workers, fwd, e2e, load0)
+            if args.out:  # after every repeat, so a long run that is stopped still leaves its figures
+                write_json_atomic(args.out, out)
+    print(json.dumps(out, indent=2))
+    return 0
+
+
+def _summary(args, proto, device, meta, result_hw, label_hw, eval_hw, bs, workers, fwd, e2e, load0) -> dict:
+    import os
+    import statistics
+    import sys
+
+    import torch
+
     f_med, e_med = statistics.median(fwd), statistics.median(e2e)
     ratio = e_med / f_med
-    out = {
+    return {
         "benchmark": "fcn-score",
         "command": " ".join(["p2peval", *sys.argv[1:]]),
         "protocol": proto.name, "device": device,
         "device_name": torch.cuda.get_device_name(device) if device.startswith("cuda") else "cpu",
         "scorer_arch": meta.get("arch"), "scorer_weights": "checkpoint" if args.scorer else "random",
         "result_size": list(result_hw), "label_size": list(label_hw), "eval_size": list(eval_hw),
-        "batch_size": bs, "workers": workers, "n_images": args.n, "repeats": args.repeats,
+        "batch_size": bs, "workers": workers, "n_images": args.n, "repeats": args.repeats, "repeats_done": len(fwd),
+        "warmup": not args.no_warmup,
         "end_to_end_images_per_s": e_med, "forward_only_images_per_s": f_med,
         "ratio_end_to_end_to_forward": ratio, "target_ratio": 0.85, "meets_target": ratio >= 0.85,
         "runs": {"end_to_end_images_per_s": e2e, "forward_only_images_per_s": fwd},
@@ -149,7 +167,3 @@ def run(args) -> int:
         "note": "medians of interleaved runs; end to end = the whole fcn_score call (pairing, decoding and "
                 "resizing in workers, preprocessing, forward, argmax, confusion, 100-resample bootstrap)",
     }
-    if args.out:
-        write_json_atomic(args.out, out)
-    print(json.dumps(out, indent=2))
-    return 0
