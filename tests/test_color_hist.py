@@ -217,3 +217,23 @@ def test_score_file_json_is_plain(tmp_path):
     out = color_hist(tmp_path / "res", tmp_path / "res", workers=0, n_resamples=10, show_progress=False)
     path = out.write(tmp_path / "x.json")
     json.loads(path.read_text())  # no NaN, plain JSON
+
+
+def test_bootstrap_interval_matches_an_independent_loop(tmp_path):
+    _write_set(tmp_path / "res", 15, seed=11, shift=10)
+    _write_set(tmp_path / "ref", 15, seed=12)
+    out = color_hist(tmp_path / "res", tmp_path / "ref", workers=0, n_resamples=1000, show_progress=False)
+    rc, fc = out.results.counts.astype(float), out.reference.counts.astype(float)
+    bins = LabBins()
+    rng = np.random.default_rng(99)
+    samples = []
+    for _ in range(1000):  # paired: the same image indices on both sides
+        idx = rng.integers(0, 15, 15)
+        p, q = rc[idx].sum(0), fc[idx].sum(0)
+        samples.append(np.minimum(p[:100] / p[:100].sum(), q[:100] / q[:100].sum()).sum())
+    lo, hi = np.quantile(samples, [0.025, 0.975])
+    width = hi - lo
+    assert width > 0.01
+    assert out.score["ci"]["L"][0] == pytest.approx(lo, abs=0.15 * width)
+    assert out.score["ci"]["L"][1] == pytest.approx(hi, abs=0.15 * width)
+    assert out.score["ci"]["L_se"] == pytest.approx(np.std(samples, ddof=1), rel=0.15)
