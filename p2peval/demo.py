@@ -36,16 +36,16 @@ ROW_LABELS = {
 
 @dataclass(frozen=True)
 class DemoConfig:
-    """Sizes of the demo; the defaults take about 5 minutes on 2 CPU cores."""
+    """Sizes of the demo (defaults: a few minutes on 2 CPU cores)."""
 
-    n_train: int = 80
-    n_val: int = 30
+    n_train: int = 100
+    n_val: int = 40
     size: int = 256  # toy-city pair size; photos and labels are size x 2*size
     native_height: int | None = 128  # label/photo height of the Cityscapes layout (None = size)
-    arch: str = "fcn8s-small"
-    steps: int = 600
+    arch: str = "fcn8s-tiny"
+    steps: int = 300
     batch_size: int = 4
-    lr: float = 2e-3
+    lr: float = 3e-3
     crop: tuple[int, int] | None = None
     seed: int = 0
     n_resamples: int = 1000

@@ -382,3 +382,21 @@ def test_torchrun_two_processes_match_one(cs, tmp_path):
     torch.manual_seed(0)
     init, _ = build_scorer("fcn8s-tiny")
     assert not torch.allclose(init.state_dict()["score_fr.weight"], b["state_dict"]["score_fr.weight"])
+
+
+def test_loader_workers_do_not_change_weights(cs, tmp_path):
+    from p2peval.scorers.train import train_scorer
+
+    kw = dict(arch="fcn8s-tiny", steps=3, batch_size=2, show_progress=False, validate_each_epoch=False)
+    a = train_scorer(cs, out=tmp_path / "w0.pt", workers=0, **kw)
+    b = train_scorer(cs, out=tmp_path / "w2.pt", workers=2, **kw)
+    assert a["weights_sha256"] == b["weights_sha256"]
+
+
+def test_corrupt_photo_in_loader_worker_is_one_line(tmp_path, capsys):
+    root = make_cityscapes(tmp_path / "cs", n_train=2, n_val=1)
+    victim = sorted((root / "leftImg8bit" / "train").rglob("*.png"))[1]
+    victim.write_bytes(victim.read_bytes()[:60])  # truncated PNG
+    rc, _, err = run_cli("scorer", "train", "--data", root, "--arch", "fcn8s-tiny", "--out",
+                         tmp_path / "s.pt", "--steps", "2", "--workers", "1", "--quiet", capsys=capsys)
+    assert_one_line_error(rc, err, victim.name, "truncated")

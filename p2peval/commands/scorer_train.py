@@ -53,6 +53,8 @@ def add_arguments(p) -> None:
                    help="FCN-8s conv block widths (fcn8s archs only)")
     p.add_argument("--fc-width", type=int, default=None, help="FCN-8s fc6/fc7 width (fcn8s archs only)")
     p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    p.add_argument("--workers", type=int, default=0,
+                   help="processes preparing batches (default 0: in the main process)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--save-every", type=int, default=100, help="steps between checkpoints (default 100)")
     p.add_argument("--val-frames", type=int, default=None, help="validate on the first N val frames only")
@@ -79,7 +81,7 @@ def run(args) -> int:
         device=args.device, seed=args.seed, resume=not args.no_resume, config=config or None,
         show_progress=not args.quiet, optimizer=args.optimizer, weight_decay=args.weight_decay,
         lr_schedule=args.lr_schedule, mirror=not args.no_mirror, save_every=args.save_every,
-        val_frames=args.val_frames, validate_each_epoch=not args.no_val)
+        val_frames=args.val_frames, validate_each_epoch=not args.no_val, workers=args.workers)
     hist = (meta.get("training") or {}).get("validation") or []
     if hist and not args.quiet:
         v = hist[-1]

@@ -25,7 +25,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from p2peval.errors import ConfigError, InputError
+from p2peval.errors import ConfigError, InputError, P2PError
 
 STATE_FORMAT = "p2peval-scorer-train-state"
 OPTIMIZERS = ("adam", "sgd")
@@ -204,10 +204,11 @@ def train_scorer(data: str | Path, *, arch: str, out: str | Path, protocol: str 
                  show_progress: bool = True, optimizer: str = "adam", momentum: float = 0.9,
                  weight_decay: float = 0.0, lr_schedule: str = "poly", mirror: bool = True,
                  save_every: int = 100, val_frames: int | None = None,
-                 validate_each_epoch: bool = True) -> dict:
+                 validate_each_epoch: bool = True, workers: int = 0) -> dict:
     """Train scorer ``arch`` on ``data`` (a Cityscapes root or a toy-city folder); write ``out``.
 
     ``config`` overrides the architecture's default model config (e.g. FCN-8s widths).
+    ``workers`` > 0 prepares batches in that many processes (the batches do not change).
     Returns the checkpoint's metadata (with ``training``: steps, epochs, loss, validation).
     With ``resume`` (default) an existing ``<out stem>.state.pt`` of the same settings is continued;
     a finished run is not trained again (give more ``steps``/``epochs`` to extend it).
@@ -216,7 +217,7 @@ def train_scorer(data: str | Path, *, arch: str, out: str | Path, protocol: str 
     from p2peval.progress import progress
     from p2peval.protocols import get_protocol
     from p2peval.scorers.checkpoint import save_scorer
-    from p2peval.scorers.data import ScorerTrainingSet, draw_augment, pad_target, pad_to_multiple
+    from p2peval.scorers.data import ScorerTrainingSet
     from p2peval.scorers.registry import ARCHS, build_scorer
 
     out = Path(out)
@@ -240,6 +241,8 @@ def train_scorer(data: str | Path, *, arch: str, out: str | Path, protocol: str 
         crop=tuple(crop) if crop is not None else None, mirror=mirror, seed=seed,
         save_every=save_every, val_frames=val_frames, train_files=_frame_list_hash(train_frames))
     _check_config(cfg)
+    if workers < 0:
+        raise ConfigError(f"workers must be >= 0, got {workers}")
 
     dist = _Dist(device)
     try:
@@ -270,7 +273,7 @@ def train_scorer(data: str | Path, *, arch: str, out: str | Path, protocol: str 
             net = nn.parallel.DistributedDataParallel(
                 model, device_ids=[dev.index] if dev.type == "cuda" else None)
 
-        def save(final: bool) -> dict | None:
+        def save() -> dict | None:
             if not dist.main:
                 return None
             _save_atomic({"format": STATE_FORMAT, "config": cfg.to_dict(), "step": step,
@@ -289,30 +292,27 @@ def train_scorer(data: str | Path, *, arch: str, out: str | Path, protocol: str 
                                training=training)
 
         if step >= total:
-            meta = save(final=True) if (dist.main and not out.exists()) else None
+            meta = save() if (dist.main and not out.exists()) else None
             if dist.main and show_progress:
                 print(f"scorer train: {out} already trained ({step}/{total} steps); "
                       "nothing to do (raise --steps/--epochs to continue)", flush=True)
             return meta or _read_meta(out)
 
-        rank_share = batch_size // dist.world
+        batches = StepBatches(dataset, cfg, n, dist.rank, dist.world, spec.size_multiple, root)
+        loader = torch.utils.data.DataLoader(
+            batches, batch_size=None, sampler=range(step, total), num_workers=workers,
+            pin_memory=dev.type == "cuda", persistent_workers=False)
         bar = progress(total=total, desc=f"train {arch}", unit="step",
                        disable=not (show_progress and dist.main))
-        bar.update(step) if step else None
+        if step:
+            bar.update(step)
         t0 = time.monotonic()
-        for s in range(step, total):
-            items = batch_indices(seed, s, n, batch_size)[dist.rank * rank_share:(dist.rank + 1) * rank_share]
-            xs, ys = [], []
-            for epoch, i in items:
-                rng = np.random.default_rng([seed, epoch, i, 0xA06])
-                aug = draw_augment(rng, dataset.size(i), cfg.crop, cfg.mirror)
-                x, y = dataset.item(i, aug)
-                xs.append(x)
-                ys.append(y)
-            if len({tuple(y.shape) for y in ys}) > 1:
-                raise InputError("training frames differ in size; use --crop HxW", root)
-            x = pad_to_multiple(torch.stack(xs), spec.size_multiple).to(dev)   # (b, 3, H', W')
-            y = pad_target(torch.stack(ys), spec.size_multiple).to(dev)        # (b, H', W')
+        for s, batch in zip(range(step, total), loader):
+            if isinstance(batch, P2PError):
+                raise batch
+            x, y = batch
+            x = x.to(dev, non_blocking=True)  # (b, 3, H', W') preprocessed, padded
+            y = y.to(dev, non_blocking=True)  # (b, H', W') train ids, 255 = ignore
             for g in opt.param_groups:
                 g["lr"] = learning_rate(cfg, s, total)
             logits = net(x)  # (b, num_outputs, H', W')
@@ -327,8 +327,7 @@ def train_scorer(data: str | Path, *, arch: str, out: str | Path, protocol: str 
             step = s + 1
             loss_value = dist.all_sum(float(loss_sum.item())) / max(valid_all, 1.0)
             losses.append(loss_value)
-            if hasattr(bar, "set_postfix_str"):
-                bar.set_postfix_str(f"loss {loss_value:.4f} epoch {step / spe:.2f}")
+            bar.set_postfix_str(f"loss {loss_value:.4f} epoch {step / spe:.2f}")
             bar.update(1)
             epoch_end = step % spe == 0
             if epoch_end and val_list and dist.main:
@@ -341,10 +340,9 @@ def train_scorer(data: str | Path, *, arch: str, out: str | Path, protocol: str 
                           f"{v['per_pixel_acc']:.3f} per-class {v['per_class_acc']:.3f} "
                           f"IoU {v['class_iou']:.3f}", flush=True)
             if epoch_end or step % cfg.save_every == 0 or step == total:
-                save(final=step == total)
+                save()
             dist.barrier()
-        if hasattr(bar, "close"):
-            bar.close()
+        bar.close()
         if dist.main and show_progress:
             print(f"scorer train: {total - (saved['step'] if saved else 0)} steps in "
                   f"{time.monotonic() - t0:.1f} s; wrote {out} (resume state {state_path.name})",
@@ -353,6 +351,50 @@ def train_scorer(data: str | Path, *, arch: str, out: str | Path, protocol: str 
         return _read_meta(out)
     finally:
         dist.close()
+
+
+class StepBatches(torch.utils.data.Dataset):
+    """Global step -> this process's share of that step's batch, augmented and padded.
+
+    A pure function of the step (sample order and augmentation come from the seed), so batches
+    are the same with any number of loader workers and after a resume.
+    """
+
+    def __init__(self, dataset, cfg: ScorerTrainConfig, n: int, rank: int, world: int,
+                 size_multiple: int, root: Path):
+        self.dataset, self.cfg, self.n = dataset, cfg, n
+        self.rank, self.share = rank, cfg.batch_size // world
+        self.size_multiple, self.root = size_multiple, root
+
+    def __len__(self) -> int:
+        return self.cfg.total_steps(self.n)
+
+    def __getitem__(self, step: int):
+        # A bad file in a loader worker comes back as the error itself (one clear line), not
+        # wrapped in the worker's traceback.
+        try:
+            return self._batch(step)
+        except P2PError as e:
+            return e
+
+    def _batch(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        from p2peval.scorers.data import draw_augment, pad_target, pad_to_multiple
+
+        cfg = self.cfg
+        items = batch_indices(cfg.seed, step, self.n, cfg.batch_size)
+        items = items[self.rank * self.share:(self.rank + 1) * self.share]
+        xs, ys = [], []
+        for epoch, i in items:
+            rng = np.random.default_rng([cfg.seed, epoch, i, 0xA06])
+            aug = draw_augment(rng, self.dataset.size(i), cfg.crop, cfg.mirror)
+            x, y = self.dataset.item(i, aug)
+            xs.append(x)
+            ys.append(y)
+        if len({tuple(y.shape) for y in ys}) > 1:
+            raise InputError("training frames differ in size; use --crop HxW", self.root)
+        x = pad_to_multiple(torch.stack(xs), self.size_multiple)  # (b, 3, H', W')
+        y = pad_target(torch.stack(ys), self.size_multiple)       # (b, H', W')
+        return x, y
 
 
 def _read_meta(out: Path) -> dict:
