@@ -254,7 +254,9 @@ def train_scorer(data: str | Path, *, arch: str, out: str | Path, protocol: str 
         total = cfg.total_steps(n)
         spe = steps_per_epoch(n, batch_size)
         state_path = state_path_for(out)
-        num_outputs = int(model_cfg.get("num_outputs", 19))
+        if int(model_cfg.get("num_outputs", 19)) < 19:
+            raise ConfigError(f"{arch} with {model_cfg.get('num_outputs')} outputs cannot learn the "
+                              "19 Cityscapes classes")
 
         # -- resume -----------------------------------------------------------------------
         step, history, losses = 0, [], []
