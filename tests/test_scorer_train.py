@@ -400,3 +400,19 @@ def test_corrupt_photo_in_loader_worker_is_one_line(tmp_path, capsys):
     rc, _, err = run_cli("scorer", "train", "--data", root, "--arch", "fcn8s-tiny", "--out",
                          tmp_path / "s.pt", "--steps", "2", "--workers", "1", "--quiet", capsys=capsys)
     assert_one_line_error(rc, err, victim.name, "truncated")
+
+
+def test_sgd_and_lr_schedules(cs, tmp_path):
+    from p2peval.scorers.train import ScorerTrainConfig, learning_rate, train_scorer
+
+    poly = ScorerTrainConfig(arch="fcn8s-tiny", lr=0.01)
+    assert [learning_rate(poly, s, 10) for s in (0, 5, 9)] == pytest.approx(
+        [0.01, 0.01 * 0.5 ** 0.9, 0.01 * 0.1 ** 0.9])
+    const = ScorerTrainConfig(arch="fcn8s-tiny", lr=0.01, lr_schedule="constant")
+    assert learning_rate(const, 9, 10) == 0.01
+    train_scorer(cs, arch="fcn8s-tiny", out=tmp_path / "sgd.pt", steps=2, optimizer="sgd",
+                 lr=1e-4, lr_schedule="constant", show_progress=False, validate_each_epoch=False)
+    state = torch.load(tmp_path / "sgd.state.pt", weights_only=True)
+    groups = state["optimizer"]["param_groups"]
+    assert groups[0]["momentum"] == 0.9 and groups[0]["lr"] == 1e-4
+    assert all("momentum_buffer" in s for s in state["optimizer"]["state"].values())
