@@ -23,7 +23,6 @@ from typing import Callable
 
 import numpy as np
 
-from p2peval.errors import ConfigError
 
 ROW_NAMES = ("ground_truth", "blurred", "color_shifted", "color_labels")
 ROW_LABELS = {

@@ -178,7 +178,8 @@ def validate(model: nn.Module, frames, protocol, device: torch.device, size_mult
     """FCN-score of the real val photos (the "ground truth" row) with the project's metrics."""
     from p2peval.metrics.confusion import ConfusionAccumulator
     from p2peval.progress import progress
-    from p2peval.scorers.data import ScorerTrainingSet, pad_to_multiple
+    from p2peval.inference import scorer_logits
+    from p2peval.scorers.data import ScorerTrainingSet
 
     ds = ScorerTrainingSet(frames, protocol, cache_bytes=0)
     acc = ConfusionAccumulator()
@@ -188,8 +189,7 @@ def validate(model: nn.Module, frames, protocol, device: torch.device, size_mult
         for i in progress(range(len(ds)), total=len(ds), desc="validate", unit="img",
                           disable=not show_progress):
             x, y = ds.item(i)
-            h, w = y.shape
-            logits = model(pad_to_multiple(x[None].to(device), size_multiple))[:, :, :h, :w]
+            logits = scorer_logits(model, x[None].to(device), size_multiple)  # as fcn-score pads
             acc.update(ds.frames[i].id, y, logits.argmax(1)[0].cpu())  # (h, w)
     model.train(was_training)
     s = acc.compute("reference" if protocol.index19 == "reference" else "strict")
