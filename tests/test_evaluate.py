@@ -352,3 +352,22 @@ def test_label_score_counts_predictions_that_are_no_class(data, tmp_path):
     assert s["values"]["per_pixel_acc"] == 0.0
     assert s["counts"]["pixels_predicted_no_class"] == n_black == s["counts"]["pixels"]
     assert "frames_dropped_by_reference_quirk" not in s["counts"]
+
+
+def test_tf32_is_switched_off_for_cuda_runs_and_restored():
+    """The switch only touches torch's backend flags, so it can be checked without a GPU."""
+    from p2peval.inference import tf32_disabled
+    from p2peval.protocols import get_protocol
+
+    saved = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
+    try:
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+        with pytest.raises(RuntimeError):
+            with tf32_disabled("cuda:0", get_protocol("pix2pix")):
+                assert not torch.backends.cuda.matmul.allow_tf32 and not torch.backends.cudnn.allow_tf32
+                raise RuntimeError("stop")
+        assert torch.backends.cuda.matmul.allow_tf32 and torch.backends.cudnn.allow_tf32
+        with tf32_disabled("cpu", get_protocol("pix2pix")):
+            assert torch.backends.cuda.matmul.allow_tf32  # CPU runs leave the flags alone
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
