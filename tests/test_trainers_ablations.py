@@ -2,6 +2,7 @@
 train-step benchmark's baseline computing the same iteration."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +13,18 @@ import torch
 from p2peval.cli import main
 from p2peval.scorefile import read_score
 
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny networks: one thread avoids waiting on a second one on a shared machine."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 ROOT = Path(__file__).resolve().parents[1]
+ENV = dict(os.environ, OMP_NUM_THREADS="1")
 SMALL = ["--size", "32", "--steps", "1", "--set", "generator.ngf=4", "--set", "discriminator.ndf=4",
          "--set", "sample_images=0", "--n-resamples", "20", "--device", "cpu", "--quiet"]
 
@@ -91,7 +103,7 @@ def test_run_errors_are_one_line(toy, tmp_path, args, msg):
     data, scorer = toy
     args = [str(scorer) if a == "SCORER" else a for a in args]
     p = subprocess.run([sys.executable, "-m", "p2peval", "ablation", "run", *args, "--data", str(data),
-                        "--out", str(tmp_path / "o")], cwd=ROOT, capture_output=True, text=True, timeout=120)
+                        "--out", str(tmp_path / "o")], cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=120)
     assert p.returncode == 2 and p.stderr.count("\n") == 1 and msg in p.stderr, p.stderr
     assert not (tmp_path / "o" / "scores").exists()
 
@@ -124,7 +136,7 @@ def test_bench_cli_prints_json(tmp_path):
     out = tmp_path / "b.json"
     p = subprocess.run([sys.executable, "-m", "p2peval", "bench", "train-step", "--size", "32", "--repeats", "1",
                         "--warmup", "0", "--device", "cpu", "--set", "generator.ngf=4", "--set", "discriminator.ndf=4",
-                        "--out", str(out)], cwd=ROOT,
+                        "--out", str(out)], cwd=ROOT, env=ENV,
                        capture_output=True, text=True, timeout=180)
     assert p.returncode == 0, p.stderr
     r = json.loads(p.stdout)

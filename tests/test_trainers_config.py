@@ -1,17 +1,30 @@
 """pix2pix config: typed overrides, files, refusals; --describe through the CLI."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from p2peval.cli import main
 from p2peval.errors import ConfigError, InputError
 from trainers.pix2pix.config import TrainConfig, apply_overrides, load_config, validate
 
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny networks: one thread avoids waiting on a second one on a shared machine."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 ROOT = Path(__file__).resolve().parents[1]
+ENV = dict(os.environ, OMP_NUM_THREADS="1")
 
 
 def test_overrides_are_typed():
@@ -107,7 +120,7 @@ def test_describe_variants(capsys, sets, params, field, objective_has_d):
       "--set", "data.load_size=72"], "discriminator patch286"),
     (["--out", "/tmp/x"], "--data DIR is required")])
 def test_cli_errors_are_one_line(args, msg):
-    p = subprocess.run([sys.executable, "-m", "p2peval", "train", "pix2pix", *args], cwd=ROOT,
+    p = subprocess.run([sys.executable, "-m", "p2peval", "train", "pix2pix", *args], cwd=ROOT, env=ENV,
                        capture_output=True, text=True, timeout=120)
     assert p.returncode == 2
     assert p.stderr.count("\n") == 1 and p.stderr.startswith("p2peval: error: ") and msg in p.stderr, p.stderr

@@ -8,6 +8,15 @@ from trainers.pix2pix.networks import (PatchDiscriminator, build_discriminator, 
                                        count_parameters, init_weights, output_size, receptive_field)
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny networks: one thread avoids waiting on a second one on a shared machine."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 def unet_param_count(cin, cout, num_downs, ngf, skip=True):
     """Closed form from the paper's layer list (4x4 convs; BatchNorm = 2 params per channel;
     convs followed by BatchNorm have no bias; the outermost up-conv has one)."""

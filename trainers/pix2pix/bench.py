@@ -167,6 +167,8 @@ def run(args) -> int:
         # per-repeat ratios of back-to-back runs: robust to load that drifts during the benchmark
         result["paired_speedup_median"] = round(statistics.median(
             r / o for r, o in zip(times["reference_style"], times["p2peval"])), 3)
+        result["p2peval_faster_in_pairs"] = (f"{sum(o < r for o, r in zip(times['p2peval'], times['reference_style']))}"
+                                             f"/{args.repeats}")
     if "p2peval_fp32" in med:
         result["speedup_vs_fp32"] = round(med["p2peval_fp32"] / med["p2peval"], 3)
     if device.type == "cuda":

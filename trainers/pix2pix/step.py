@@ -63,9 +63,9 @@ class Pix2PixModel:
         self.G = G.to(device, memory_format=fmt)
         self.D = D.to(device, memory_format=fmt) if D is not None else None
         o = config.optim
-        # Multi-tensor Adam (foreach on CPU, fused on GPU): the same update as the per-tensor
-        # loop, in far fewer kernel launches; the loop took ~25% of a CPU iteration at 256x256.
-        fast = {"fused": True} if device.type == "cuda" else {"foreach": True}
+        # Fused Adam: the same update as the per-tensor loop in one pass over memory per tensor
+        # (CPU and GPU); on CPU the loop takes about a quarter of an iteration at 256x256.
+        fast = {"fused": True}
         self.opt_G = torch.optim.Adam(self.G.parameters(), lr=o.lr, betas=(o.beta1, o.beta2), **fast)
         self.opt_D = (torch.optim.Adam(self.D.parameters(), lr=o.lr, betas=(o.beta1, o.beta2), **fast)
                       if self.D is not None else None)
