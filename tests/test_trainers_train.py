@@ -249,3 +249,20 @@ def test_colorspace_matches_skimage():
         warnings.simplefilter("ignore")  # scikit-image warns when it clips negative Z, as we do
         ref = skcolor.lab2rgb(lab)
     assert np.abs(lab_to_rgb(lab) - ref).max() < 1e-6
+
+
+def test_colorization_of_single_images(tmp_path):
+    """``data.layout=images``: a folder of plain photos, colourised from their own lightness."""
+    from trainers.pix2pix.translate import translate
+    rng = np.random.default_rng(5)
+    for split in ("train", "val"):
+        for i in range(2):
+            write_png(tmp_path / "photos" / split / f"im{i}.png", rng.integers(0, 256, (40, 40, 3), dtype=np.uint8))
+    c = apply_overrides(TrainConfig(), [f"data.root={tmp_path / 'photos'}", *TINY, "data.layout=images",
+                                        "data.mode=colorization", "steps=1"])
+    run = train(c, tmp_path / "run", show_progress=False)
+    res = translate(run, tmp_path / "photos", tmp_path / "res", show_progress=False)
+    names = sorted(p.name for p in res.iterdir() if p.suffix == ".png")
+    assert names == [f"im{i}_{k}.png" for i in range(2) for k in ("fake_B", "real_A", "real_B")]
+    grey = read_rgb(res / "im0_real_A.png")
+    assert (grey[..., 0] == grey[..., 1]).all() and (grey[..., 1] == grey[..., 2]).all()
