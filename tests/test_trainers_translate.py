@@ -124,3 +124,15 @@ def test_labels_to_photo_needs_no_photos(toy_run, tmp_path, capsys):
     rc = main(["train", "pix2pix", "--data", str(tmp_path / "labels_only"), "--out", str(tmp_path / "r"),
                "--quiet", *[a for s in TINY for a in ("--set", s)], "--set", "data.split=val"])
     assert rc == 2 and "leftImg8bit.png: photo of this frame is missing" in capsys.readouterr().err
+
+
+def test_refuses_a_folder_with_other_images(toy_run, tmp_path, capsys):
+    toy, run = toy_run
+    write_png(tmp_path / "res" / "stranger_fake_B.png", np.zeros((4, 4, 3), np.uint8))
+    assert main(["translate", str(run), "--data", str(toy), "--out", str(tmp_path / "res"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "already holds 1 other images (e.g. stranger_fake_B.png)" in err and err.count("\n") == 1
+    assert [p.name for p in (tmp_path / "res").iterdir()] == ["stranger_fake_B.png"]
+    # rerunning into its own folder is fine
+    assert main(["translate", str(run), "--data", str(toy), "--out", str(tmp_path / "ok"), "--quiet"]) == 0
+    assert main(["translate", str(run), "--data", str(toy), "--out", str(tmp_path / "ok"), "--quiet"]) == 0

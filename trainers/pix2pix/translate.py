@@ -45,6 +45,24 @@ def load_generator(run: Path, device: torch.device) -> tuple[torch.nn.Module, di
     return G.to(device), {"config": config, "checkpoint": path, "step": state.get("step")}
 
 
+def _output_names(rec, real_images: bool) -> list[str]:
+    if rec.is_cityscapes:
+        return [f"{rec.id}_leftImg8bit.png"]
+    return [f"{rec.id}_fake_B.png"] + ([f"{rec.id}_real_A.png", f"{rec.id}_real_B.png"] if real_images else [])
+
+
+def _refuse_foreign_images(out: Path, records, real_images: bool) -> None:
+    """A results folder is scored as a whole: refuse to mix in images of another run."""
+    from p2peval.imageio import list_images
+    if not out.is_dir():
+        return
+    ours = {n for rec in records for n in _output_names(rec, real_images)}
+    other = [p.name for p in list_images(out) if p.name not in ours]
+    if other:
+        raise ConfigError(f"{out}: results folder already holds {len(other)} other images (e.g. {other[0]}); "
+                          "scorers read the whole folder, so use an empty or new --out")
+
+
 def translate(run: Path, data: Path, out: Path, size: int | None = None, eval_mode: bool = False,
               split: str = "val", device: str = "auto", seed: int = 0, real_images: bool = True,
               rounding: str = "round", show_progress: bool = True) -> Path:
@@ -70,6 +88,7 @@ def translate(run: Path, data: Path, out: Path, size: int | None = None, eval_mo
     layout, records = list_records(data, config.data.layout, split, need_photo=need_photo)
     ds = PairDataset(records, config.data, train=False, size=size)
     out = Path(out)
+    _refuse_foreign_images(out, records, real_images)
     out.mkdir(parents=True, exist_ok=True)
     G.train(not eval_mode)
     torch.manual_seed(seed)  # dropout masks at test time
