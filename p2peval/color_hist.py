@@ -120,14 +120,16 @@ class ImageSetHist:
 def _count_batch(task: tuple[list[str], dict]) -> tuple[str, object]:
     """Worker: decode and count a batch of images. Returns ("ok", list) or ("error", message)."""
     from p2peval.imageio import read_rgb
+    from p2peval.metrics.color import LabWorkspace
 
     paths, bins_dict = task
     bins = LabBins.from_dict(bins_dict)
+    ws = LabWorkspace()  # scratch buffers shared by the batch's images
     out = []
     try:
         for p in paths:
             rgb = read_rgb(p)  # (H, W, 3) uint8; strict: refuses lossy conversions
-            counts, clipped = lab_bin_counts(rgb, bins)
+            counts, clipped = lab_bin_counts(rgb, bins, ws)
             out.append((counts.astype(np.int32), clipped, rgb.shape[0] * rgb.shape[1]))
     except P2PError as e:
         return "error", str(e)

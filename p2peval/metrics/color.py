@@ -139,22 +139,49 @@ _LIN = _linearisation_table()
 _XYZN_FROM_RGB = (XYZ_FROM_RGB / D65_WHITE[:, None]).astype(np.float32)
 
 
-def _f_planar(rgb_flat: np.ndarray) -> np.ndarray:
-    """(N, 3) uint8 sRGB -> (3, N) float32 Lab non-linearity f(X/Xn), f(Y/Yn), f(Z/Zn)."""
-    lin = np.take(_LIN, rgb_flat).T                 # (3, N) float32 view
+class LabWorkspace:
+    """Scratch buffers reused across images of one size.
+
+    Fresh multi-megabyte temporaries per image cost page faults that, measured, took longer than
+    the arithmetic; a worker keeps one workspace for a batch of images. Not thread-safe.
+    """
+
+    def __init__(self) -> None:
+        self.n = -1
+
+    def get(self, n: int) -> "LabWorkspace":
+        if n != self.n:
+            self.n = n
+            self.idx = np.empty((3, n), np.intp)      # sRGB codes, later bin indices
+            self.lin = np.empty((3, n), np.float32)   # linear RGB, later Lab / bin positions
+            self.xyz = np.empty((3, n), np.float32)
+            self.f = np.empty((3, n), np.float32)
+            self.tmp = np.empty(n, np.float32)
+            self.mask = np.empty((3, n), bool)
+        return self
+
+
+def _f_planar(rgb_flat: np.ndarray, ws: LabWorkspace) -> np.ndarray:
+    """(N, 3) uint8 sRGB -> (3, N) float32 Lab non-linearity f(X/Xn), f(Y/Yn), f(Z/Zn).
+
+    The result lives in ``ws.f``; ``ws.lin`` and ``ws.xyz`` are free again afterwards.
+    """
+    b = ws.get(rgb_flat.shape[0])
+    np.copyto(b.idx, rgb_flat.T, casting="unsafe")    # (3, N) codes as indices
+    np.take(_LIN, b.idx, out=b.lin)                   # (3, N) linear RGB
     # 3x3 transform written out: a BLAS call here is 10x slower on a loaded machine (its threads).
-    m = _XYZN_FROM_RGB
-    xyz = np.empty(lin.shape, np.float32)            # (3, N)
+    m, lin, xyz = _XYZN_FROM_RGB, b.lin, b.xyz
     for i in range(3):
         np.multiply(lin[0], m[i, 0], out=xyz[i])
-        xyz[i] += m[i, 1] * lin[1]
-        xyz[i] += m[i, 2] * lin[2]
-    f = np.cbrt(xyz)
-    small = xyz <= _EPS
-    if small.any():  # the linear segment near black; copyto is much faster than f[small] = ...
+        for j in (1, 2):
+            np.multiply(lin[j], m[i, j], out=b.tmp)
+            xyz[i] += b.tmp
+    f = np.cbrt(xyz, out=b.f)
+    np.less_equal(xyz, np.float32(_EPS), out=b.mask)
+    if b.mask.any():  # the linear segment near black; copyto is much faster than f[mask] = ...
         xyz *= np.float32(_KAPPA)
         xyz += np.float32(16.0 / 116.0)
-        np.copyto(f, xyz, where=small)
+        np.copyto(f, xyz, where=b.mask)
     return f
 
 
@@ -170,17 +197,18 @@ def srgb_to_lab(rgb: np.ndarray) -> np.ndarray:
     rgb = np.asarray(rgb)
     flat = _check_rgb(rgb)
     out = np.empty((flat.shape[0], 3), np.float32)
+    ws = LabWorkspace()
     for s in range(0, flat.shape[0], _CHUNK):
-        fx, fy, fz = _f_planar(flat[s:s + _CHUNK])
+        fx, fy, fz = _f_planar(flat[s:s + _CHUNK], ws)
         out[s:s + _CHUNK, 0] = 116.0 * fy - 16.0
         out[s:s + _CHUNK, 1] = 500.0 * (fx - fy)
         out[s:s + _CHUNK, 2] = 200.0 * (fy - fz)
     return out.reshape(rgb.shape[:-1] + (3,))
 
 
-def _bin_positions(f: np.ndarray, bins: LabBins) -> np.ndarray:
+def _bin_positions(f: np.ndarray, bins: LabBins, out: np.ndarray) -> np.ndarray:
     """(3, N) f values -> (3, N) float32 fractional bin positions ``(value - lo) / width``."""
-    u = np.empty(f.shape, np.float32)
+    u = out
     fx, fy, fz = f
     for i, (ch, k) in enumerate(zip(CHANNELS, (116.0, 500.0, 200.0))):
         cb = bins.channel(ch)
@@ -196,29 +224,33 @@ def _bin_positions(f: np.ndarray, bins: LabBins) -> np.ndarray:
     return u
 
 
-def lab_bin_counts(rgb: np.ndarray, bins: LabBins = LabBins()) -> tuple[np.ndarray, np.ndarray]:
+def lab_bin_counts(rgb: np.ndarray, bins: LabBins = LabBins(),
+                   workspace: LabWorkspace | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Integer Lab histogram of one image (``_update``).
 
     Returns ``(counts, clipped)``: ``counts`` (L.n + a.n + b.n,) int64, the L, a and b counts
     concatenated; ``clipped`` (3,) int64, pixels per channel strictly outside ``[lo, hi]``
-    (always zero with ranges that cover the sRGB gamut).
+    (always zero with ranges that cover the sRGB gamut). Pass one ``workspace`` for many images.
     """
     flat = _check_rgb(rgb)
+    ws = workspace if workspace is not None else LabWorkspace()
     top = np.array(bins.sizes, np.float32)[:, None]
     offsets = np.array(bins.offsets(), np.intp)[:, None]
     check_clip = not bins.covers_srgb_gamut()
     counts = np.zeros(bins.total, np.int64)
     clipped = np.zeros(3, np.int64)
     for s in range(0, flat.shape[0], _CHUNK):
-        u = _bin_positions(_f_planar(flat[s:s + _CHUNK]), bins)  # (3, n)
+        f = _f_planar(flat[s:s + _CHUNK], ws)
+        u = _bin_positions(f, bins, out=ws.lin)  # (3, n)
         if check_clip:
             clipped += ((u < 0) | (u > top)).sum(1)
         # Truncation equals floor for the non-negative values left after clipping at 0;
         # values >= n (including the edge hi itself) land in the last bin.
         np.clip(u, 0, top - 1, out=u)
-        idx = u.astype(np.intp)
+        idx = ws.idx
+        np.copyto(idx, u, casting="unsafe")
         idx += offsets
-        counts += np.bincount(idx.ravel(), minlength=bins.total)
+        counts += np.bincount(idx.reshape(-1), minlength=bins.total)
     return counts, clipped
 
 
