@@ -239,8 +239,8 @@ def train(config: TrainConfig, out: Path, resume: bool = False, show_progress: b
                     writer.writerow([step, epoch, f"{config.optim.lr * factor:.6g}",
                                      *(f"{values[k]:.6g}" if k in values else "" for k in LOSS_COLUMNS[3:])])
                     fh.flush()
-                bar.update(1)
                 bar.set_postfix_str(" ".join(f"{k}={v:.3f}" for k, v in values.items()))
+                bar.update(1)
                 if step % steps_per_epoch == 0 and rank == 0 and config.sample_images > 0:
                     grid = _sample_grid(model, PairDataset(records, config.data, train=False), config.sample_images, device)
                     write_png(out / "samples" / f"epoch_{step // steps_per_epoch:04d}.png", grid)
