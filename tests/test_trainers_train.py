@@ -266,3 +266,37 @@ def test_colorization_of_single_images(tmp_path):
     assert names == [f"im{i}_{k}.png" for i in range(2) for k in ("fake_B", "real_A", "real_B")]
     grey = read_rgb(res / "im0_real_A.png")
     assert (grey[..., 0] == grey[..., 1]).all() and (grey[..., 1] == grey[..., 2]).all()
+
+
+def test_killed_run_resumes_to_the_same_weights(toy, tmp_path):
+    """SIGKILL a training process after its first checkpoint, resume it, compare with an
+    uninterrupted run: identical weights and loss log."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    sets = TINY + ["steps=120", "checkpoint_every=10", "sample_images=0"]
+    root = Path(__file__).resolve().parents[1]
+    run = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "p2peval", "train", "pix2pix", "--data", str(toy), "--out", str(run), "--quiet",
+           *[a for s in sets for a in ("--set", s)]]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while not (run / "checkpoint.pt").exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr.read().decode()[-500:]
+    assert not (run / "generator.pt").exists()  # it really stopped before the end
+    done = torch.load(run / "checkpoint.pt", weights_only=False)["step"]
+    assert 10 <= done < 120
+    resumed = subprocess.run(cmd + ["--resume"], cwd=root, env=env, capture_output=True, text=True, timeout=240)
+    assert resumed.returncode == 0, resumed.stderr[-500:]
+    ref = train(cfg(toy, *sets[len(TINY):]), tmp_path / "ref", show_progress=False)
+    a = torch.load(ref / "checkpoint.pt", weights_only=False)["model"]
+    b = torch.load(run / "checkpoint.pt", weights_only=False)["model"]
+    for net in ("G", "D"):
+        assert all(torch.equal(a[net][k], b[net][k]) for k in a[net]), net
+    assert (ref / "losses.csv").read_text() == (run / "losses.csv").read_text()
