@@ -113,6 +113,23 @@ def _check_values(values, path) -> dict:
     return values
 
 
+def _check_ci(ci, values: dict, path) -> dict:
+    """The CI entries a table shows must be numbers: [lo, hi] and ``<key>_se``."""
+    if ci is None:
+        return {}
+    if not isinstance(ci, dict):
+        raise InputError("'ci' is not an object; cannot render it", path)
+    num = (int, float)
+    for k in values:
+        iv, se = ci.get(k), ci.get(k + "_se")
+        if iv is not None and not (isinstance(iv, (list, tuple)) and len(iv) == 2
+                                   and all(x is None or isinstance(x, num) for x in iv)):
+            raise InputError(f"ci {k!r} is not [lo, hi] numbers; cannot render it", path)
+        if se is not None and not isinstance(se, num):
+            raise InputError(f"ci {k + '_se'!r} is not a number; cannot render it", path)
+    return ci
+
+
 def _manifest_label(score: dict) -> str | None:
     m = score.get("manifest")
     if isinstance(m, dict):
@@ -139,11 +156,13 @@ def entries_of(path: str | Path, label: str | None = None) -> list[tuple[str, En
         out = []
         for r in rows:
             hib = r.get("higher_is_better", score["higher_is_better"])
-            out.append((r["label"], Entry(metric, _check_values(r.get("values"), path), r.get("ci") or {},
-                                          hib, path, score, r)))
+            values = _check_values(r.get("values"), path)
+            out.append((r["label"], Entry(metric, values, _check_ci(r.get("ci"), values, path), hib, path,
+                                          score, r)))
         return out
     label = label or score.get("label") or _manifest_label(score) or path.stem
-    return [(str(label), Entry(metric, _check_values(score["values"], path), score.get("ci") or {},
+    values = _check_values(score["values"], path)
+    return [(str(label), Entry(metric, values, _check_ci(score.get("ci"), values, path),
                                score["higher_is_better"], path, score))]
 
 

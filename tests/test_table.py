@@ -250,7 +250,7 @@ def test_cli_outputs_and_list(fixed_scores, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("case", ["missing", "notjson", "notscore", "nonnumeric", "duplicate", "published",
-                                  "labels", "frames", "rows"])
+                                  "labels", "frames", "rows", "ci"])
 def test_cli_bad_input(fixed_scores, tmp_path, capsys, case):
     argv = ["table", str(fixed_scores[0]), str(fixed_scores[1])]
     out_file = tmp_path / "t.md"
@@ -292,6 +292,10 @@ def test_cli_bad_input(fixed_scores, tmp_path, capsys, case):
         write_score(bad, make_score("study", {}, {}, counts={}, inputs={}, rows=[{"values": {}}]))
         argv.append(str(bad))
         expect = "'rows' must be a list of objects with a 'label'"
+    elif case == "ci":
+        write_score(bad, make_score("x", {"v": 0.5}, {"v": True}, counts={}, inputs={}, ci={"v": "wide"}))
+        argv.append(str(bad))
+        expect = "bad.json: ci 'v' is not [lo, hi] numbers"
     rc, _, err = _cli(argv + ["--out", str(out_file)], capsys)
     assert rc == 2
     lines = [l for l in err.splitlines() if l.startswith("p2peval: error:")]
