@@ -50,6 +50,10 @@ class DemoConfig:
     n_resamples: int = 1000
     blur_sigma: float = 3.0
     device: str = "cpu"
+    # One torch thread: the numbers then do not depend on the machine's core count (reductions
+    # split over threads round differently), and a busy machine does not slow the demo down
+    # by thread contention.
+    threads: int = 1
 
 
 def degrade_blur(rgb: np.ndarray, sigma: float) -> np.ndarray:
@@ -177,6 +181,18 @@ def run_demo(out: str | Path = "results/demo", *, n_train: int | None = None,
 
     ``n_train``, ``n_val``, ``size`` and ``steps`` override ``config`` (tests run a tiny demo).
     """
+    import torch
+
+    saved_threads = torch.get_num_threads()
+    torch.set_num_threads((config or DemoConfig()).threads)
+    try:
+        return _run_demo(out, n_train=n_train, n_val=n_val, size=size, steps=steps, config=config,
+                         show_progress=show_progress, file=file)
+    finally:
+        torch.set_num_threads(saved_threads)
+
+
+def _run_demo(out, *, n_train, n_val, size, steps, config, show_progress, file) -> dict:
     from p2peval.scorers.train import train_scorer
 
     file = file or sys.stdout
