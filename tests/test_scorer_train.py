@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +18,15 @@ from p2peval.labels import LABELS
 from scorer_data import make_cityscapes
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Tiny networks gain nothing from a second thread and lose a lot on a busy machine."""
+    saved = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(saved)
 
 
 @pytest.fixture(scope="module")
@@ -354,7 +364,8 @@ def test_scorer_train_cli_subprocess(cs, tmp_path):
     r = subprocess.run([sys.executable, "-m", "p2peval", "scorer", "train", "--data", str(cs),
                         "--arch", "fcn8s", "--widths", "4,4,8,8,8", "--fc-width", "16",
                         "--out", str(out), "--epochs", "1", "--crop", "16x32", "--batch-size", "2"],
-                       capture_output=True, text=True, cwd=ROOT, timeout=120)
+                       capture_output=True, text=True, cwd=ROOT, timeout=120,
+                       env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert r.returncode == 0, r.stderr
     assert "validation" in r.stdout and "train fcn8s" in r.stderr  # progress lines
     d = torch.load(out, weights_only=True)
