@@ -232,6 +232,8 @@ def build_score(metric: str, result: StreamResult, *, mode: str, protocol: Proto
         comparable_with_published=bool(comparable),
         notes=notes,
         confusion_matrix=s["hist"],
+        # Per-frame matrices for paired significance tests in tables (sidecar, see write_score).
+        frames={"ids": np.array(sorted(result.acc.frame_ids)), "confusion": frames},
         **({"manifest": manifest} if manifest is not None else {}),
     )
 

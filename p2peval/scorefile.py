@@ -77,8 +77,57 @@ def write_json_atomic(path: str | Path, obj) -> Path:
     return path
 
 
+def sidecar_path(path: str | Path) -> Path:
+    """The per-image sidecar of a score file: ``<stem>.frames.npz`` beside it."""
+    path = Path(path)
+    return path.with_name(path.stem + ".frames.npz")
+
+
 def write_score(path: str | Path, score: dict) -> Path:
+    """Write a score file atomically.
+
+    Per-image data given as numpy arrays under ``frames`` (for paired significance tests in
+    tables: per-frame confusion matrices, per-image histograms) goes to the sidecar
+    ``<stem>.frames.npz``, named by the ``frames_file`` key; the JSON stays small.
+    """
+    import numpy as np
+
+    path = Path(path)
+    frames = score.get("frames")
+    if isinstance(frames, dict) and any(isinstance(v, np.ndarray) for v in frames.values()):
+        side = sidecar_path(path)
+        side.parent.mkdir(parents=True, exist_ok=True)
+        tmp = side.with_name(f".{side.name}.tmp{os.getpid()}.npz")
+        np.savez_compressed(tmp, **{k: np.asarray(v) for k, v in frames.items()})
+        os.replace(tmp, side)
+        score = {k: v for k, v in score.items() if k != "frames"}
+        score["frames_file"] = side.name
     return write_json_atomic(path, score)
+
+
+def copy_score(src: str | Path, dst: str | Path, **updates) -> Path:
+    """Copy a score file (and its per-image sidecar) to ``dst`` with some keys replaced."""
+    import shutil
+
+    src, dst = Path(src), Path(dst)
+    score = read_score(src)
+    score.update(updates)
+    if score.get("frames_file"):
+        side = src.parent / score["frames_file"]
+        if not side.exists():
+            raise InputError("per-image file named by 'frames_file' is missing", side)
+        new_side = sidecar_path(dst)
+        new_side.parent.mkdir(parents=True, exist_ok=True)
+        tmp = new_side.with_name(f".{new_side.name}.tmp{os.getpid()}")
+        shutil.copyfile(side, tmp)
+        os.replace(tmp, new_side)
+        score["frames_file"] = new_side.name
+    return write_json_atomic(dst, score)
+
+
+def json_safe(score: dict) -> dict:
+    """The score without in-memory per-image arrays (for printing as JSON)."""
+    return {k: v for k, v in score.items() if k != "frames"}
 
 
 def read_score(path: str | Path) -> dict:

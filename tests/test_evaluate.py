@@ -371,3 +371,33 @@ def test_tf32_is_switched_off_for_cuda_runs_and_restored():
             assert torch.backends.cuda.matmul.allow_tf32  # CPU runs leave the flags alone
     finally:
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+
+
+def test_score_file_keeps_per_frame_matrices_for_paired_tables(data, tmp_path):
+    """fcn-score writes its per-frame confusion matrices beside the JSON; two rows scored on the
+    same images are then compared in tables by a paired bootstrap, and copies keep the sidecar."""
+    from p2peval.metrics.confusion import frame_confusion
+    from p2peval.scorefile import copy_score
+    from p2peval.tables import build_table
+
+    out = tmp_path / "a.json"
+    assert main(["fcn-score", str(data["root"] / "res"), "--cityscapes", str(data["root"] / "cs"),
+                 "--scorer", str(data["scorer"]), "--out", str(out), "--bootstrap", "50",
+                 "--workers", "0", "--quiet"]) == 0
+    s = read_score(out)
+    assert "frames" not in s and s["frames_file"] == "a.frames.npz"
+    with np.load(tmp_path / s["frames_file"]) as z:
+        ids, conf = list(z["ids"]), z["confusion"]
+    assert ids == sorted(data["ids"]) and conf.shape == (N_FRAMES, 19, 20)
+    # Independent: the per-frame matrices of the reference predictions.
+    pairs = dict(zip(data["ids"], reference_predictions(data["scorer"], data["frames"], "pix2pix")))
+    for fid, c in zip(ids, conf):
+        g, p = pairs[fid]
+        assert (c == frame_confusion(g, p)).all()
+    # The table pairs the row with a copy of itself (difference exactly 0: no mark) ...
+    b = copy_score(out, tmp_path / "sub" / "b.json", label="copy")
+    assert (tmp_path / "sub" / "b.frames.npz").exists()
+    t = build_table([out, b], n_resamples=50)
+    assert not any(k[0] == "copy" for k in t.marks)
+    paired = [c for c in t.comparisons if {c.a, c.b} == {s["label"], "copy"}]
+    assert paired and all(c.difference == 0 for c in paired)

@@ -57,7 +57,7 @@ def finish(args, score) -> int:
 
     from p2peval.evaluate import print_score_table
     from p2peval.partial_state import partial_path
-    from p2peval.scorefile import write_score
+    from p2peval.scorefile import json_safe, write_score
 
     if score is None:  # a non-zero torchrun rank
         return 0
@@ -67,7 +67,7 @@ def finish(args, score) -> int:
         for r in range(world):
             partial_path(args.out, r, world).unlink(missing_ok=True)
     if args.json:
-        print(json.dumps(score, indent=2))
+        print(json.dumps(json_safe(score), indent=2))
     elif not args.quiet:
         print_score_table(score)
         if args.out:
