@@ -81,7 +81,7 @@ PRESETS.register("toycity-losses", Preset(
                 "on toy-city at 128x128, with Lab colour histograms (Figure 7)",
     n_train=100, n_val=30, size=128, native_height=128,
     scorer_arch="fcn8s-small", scorer_steps=250, scorer_batch_size=4, scorer_lr=2e-3,
-    ablation="losses", variants=("l1", "gan", "cgan", "l1+gan", "l1+cgan"), train_steps=600,
+    ablation="losses", variants=("l1", "gan", "cgan", "l1+gan", "l1+cgan"), train_steps=1200,
     train_overrides=("generator.ngf=32", "discriminator.ndf=32", "checkpoint_every=100", "sample_images=0"),
     n_resamples=1000, budget="under an hour on a 2-core CPU with one torch thread"))
 
