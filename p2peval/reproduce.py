@@ -198,11 +198,8 @@ def build_chain(preset: Preset, out: Path, *, device: str = "cpu", show_progress
                              lambda s=abl_score: _score_complete(s), do_variant))
 
         def do_copy(v=v, src=abl_score):
-            from p2peval.scorefile import read_score, write_score
-            s = read_score(src)
-            s["label"] = label[v]
-            s["variant"] = v
-            write_score(fcn_files[v], s)
+            from p2peval.scorefile import copy_score
+            copy_score(src, fcn_files[v], label=label[v], variant=v)  # with its per-frame sidecar
 
         ch.steps.append(Step(f"fcn-score file {v}", [_rel(fcn_files[v], o)],
                              f"copy of {_rel(abl_score, o)} with label {label[v]!r}",

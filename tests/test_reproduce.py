@@ -45,6 +45,7 @@ def test_smoke_chain_end_to_end_and_resume(tmp_path):
         assert fcn["metric"] == "fcn-score" and col["metric"] == "color-hist"
         assert fcn["label"] == col["label"]  # joined into one table row
         assert (out / "scores" / col["frames_file"]).is_file()
+        assert (out / "scores" / fcn["frames_file"]).is_file()  # per-frame confusions, copied along
     # The ground truth is its own colour reference: intersection 1 in every channel.
     gt = read_score(out / "scores" / "ground_truth.color-hist.json")
     assert all(v == pytest.approx(1.0) for v in gt["values"].values())
@@ -52,6 +53,7 @@ def test_smoke_chain_end_to_end_and_resume(tmp_path):
     for label in ("| L1 | measured", "| L1+cGAN | measured", "| ground truth | measured",
                   "| L1+cGAN (published) | published [losses]", "published [color-losses]"):
         assert label in table
+    assert "no significance marks" not in table  # paired comparisons were possible
     assert (out / "table.tex").read_text().startswith(r"\begin{tabular}")
     assert (out / "color.png").read_bytes()[:4] == b"\x89PNG"
     assert (out / ".gitignore").read_text().strip().endswith("work/")
