@@ -182,24 +182,37 @@ def map_batches(func, tasks: list, workers: int):
 
     ``func`` returns ("ok", payload) or ("error", message); an error stops everything and is
     raised as ``InputError`` (the message names the file). Workers never outlive the generator.
+    At most ``2 * workers`` tasks are in flight, so stopping early never blocks on a full queue
+    (``multiprocessing.Pool.terminate`` can hang while its task thread is blocked writing).
     """
-    pool = None
-    try:
-        if workers > 0:
-            import multiprocessing as mp
-
-            pool = mp.get_context("spawn").Pool(workers)
-            results = pool.imap(func, tasks, chunksize=1)
-        else:
-            results = map(func, tasks)
-        for status, payload in results:
+    if workers <= 0:
+        for status, payload in map(func, tasks):
             if status == "error":
                 raise InputError(str(payload))
             yield payload
+        return
+    import multiprocessing as mp
+    from collections import deque
+    from concurrent.futures import ProcessPoolExecutor
+
+    pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"))
+    try:
+        pending: deque = deque()
+        todo = iter(tasks)
+        for task in todo:
+            pending.append(pool.submit(func, task))
+            if len(pending) >= 2 * workers:
+                break
+        while pending:
+            status, payload = pending.popleft().result()
+            if status == "error":
+                raise InputError(str(payload))
+            nxt = next(todo, None)
+            if nxt is not None:
+                pending.append(pool.submit(func, nxt))
+            yield payload
     finally:
-        if pool is not None:
-            pool.terminate()
-            pool.join()
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 @dataclass
