@@ -169,18 +169,11 @@ def prepare_cityscapes(root: str | Path, out: str | Path, config: PrepareConfig 
         raise ConfigError(f"workers must be >= 1, got {workers}")
     outcome = {"written": 0, "kept": 0}
     with progress(total=len(tasks), desc="data cityscapes", unit="frame", disable=not show_progress) as bar:
-        if workers == 1 or len(tasks) < 8:
-            for t in tasks:
-                outcome[_task(t)] += 1
-                bar.update(1)
-        else:
-            import multiprocessing as mp
+        from p2peval.parallel import default_start_method, process_map
 
-            ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
-            with ctx.Pool(workers) as pool:
-                for r in pool.imap_unordered(_task, tasks, chunksize=4):
-                    outcome[r] += 1
-                    bar.update(1)
+        for r in process_map(_task, tasks, 1 if len(tasks) < 8 else workers, default_start_method()):
+            outcome[r] += 1
+            bar.update(1)
     if config.ground_truth and "val" in frames:
         write_json_atomic(gt_dir / "manifest.json", {
             "label": "ground truth",

@@ -182,37 +182,13 @@ def map_batches(func, tasks: list, workers: int):
 
     ``func`` returns ("ok", payload) or ("error", message); an error stops everything and is
     raised as ``InputError`` (the message names the file). Workers never outlive the generator.
-    At most ``2 * workers`` tasks are in flight, so stopping early never blocks on a full queue
-    (``multiprocessing.Pool.terminate`` can hang while its task thread is blocked writing).
     """
-    if workers <= 0:
-        for status, payload in map(func, tasks):
-            if status == "error":
-                raise InputError(str(payload))
-            yield payload
-        return
-    import multiprocessing as mp
-    from collections import deque
-    from concurrent.futures import ProcessPoolExecutor
+    from p2peval.parallel import process_map
 
-    pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"))
-    try:
-        pending: deque = deque()
-        todo = iter(tasks)
-        for task in todo:
-            pending.append(pool.submit(func, task))
-            if len(pending) >= 2 * workers:
-                break
-        while pending:
-            status, payload = pending.popleft().result()
-            if status == "error":
-                raise InputError(str(payload))
-            nxt = next(todo, None)
-            if nxt is not None:
-                pending.append(pool.submit(func, nxt))
-            yield payload
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+    for status, payload in process_map(func, tasks, workers if workers > 0 else 0):
+        if status == "error":
+            raise InputError(str(payload))
+        yield payload
 
 
 @dataclass

@@ -166,17 +166,11 @@ def generate_toycity(out: str | Path, n_train: int, n_val: int, size: int = 256,
     from p2peval.progress import progress as bar
 
     with bar(total=len(tasks), desc="toy-city", unit="img", disable=not progress) as pbar:
-        if workers == 1:
-            for t in tasks:
-                hist += _make_frame(t)
-                pbar.update(1)
-        else:
-            import multiprocessing as mp
+        from p2peval.parallel import default_start_method, process_map
 
-            with mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn").Pool(workers) as pool:
-                for h in pool.imap_unordered(_make_frame, tasks, chunksize=2):
-                    hist += h
-                    pbar.update(1)
+        for h in process_map(_make_frame, tasks, workers, default_start_method()):
+            hist += h
+            pbar.update(1)
     for split in SPLITS:
         _write_ids(out / "pix2pix" / f"{split}_ids.csv", ids[split])
     train = labels.label_ids_to_train_ids(np.arange(256, dtype=np.uint8))
