@@ -337,7 +337,7 @@ def read_frames(score: dict, score_path: str | Path) -> dict[str, np.ndarray] | 
         with np.load(side, allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
     except FileNotFoundError:
-        raise InputError(f"per-image sidecar named by 'frames_file' is missing", side) from None
+        raise InputError("per-image sidecar named by 'frames_file' is missing", side) from None
     except (OSError, ValueError) as e:
         raise InputError(f"unreadable per-image sidecar ({e})", side) from None
 

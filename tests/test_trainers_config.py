@@ -7,20 +7,13 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 
 from p2peval.cli import main
 from p2peval.errors import ConfigError, InputError
 from trainers.pix2pix.config import TrainConfig, apply_overrides, load_config, validate
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny networks: one thread avoids waiting on a second one on a shared machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -8,13 +8,7 @@ from trainers.pix2pix.networks import (PatchDiscriminator, build_discriminator, 
                                        count_parameters, init_weights, output_size, receptive_field)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny networks: one thread avoids waiting on a second one on a shared machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def unet_param_count(cin, cout, num_downs, ngf, skip=True):

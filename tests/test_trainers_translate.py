@@ -14,13 +14,7 @@ from trainers.pix2pix.train import train
 from trainers.pix2pix.translate import translate
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny networks: one thread avoids waiting on a second one on a shared machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 # 64x64: num_downs 6, so one decoder block has dropout (num_downs - 5)
 TINY = ["data.load_size=72", "data.crop_size=64", "generator.ngf=4", "discriminator.ndf=4",

@@ -58,7 +58,6 @@ def _write_data(root, n: int, label_hw, result_hw, seed: int = 0) -> None:
 def run(args) -> int:
     import json
     import os
-    import statistics
     import sys
     import tempfile
     import time

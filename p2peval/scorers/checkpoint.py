@@ -17,7 +17,6 @@ import hashlib
 import os
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn as nn
 

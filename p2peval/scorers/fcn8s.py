@@ -11,7 +11,7 @@ upscore_pool4 42x42, upscore8 344x344, score 256x256.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
