@@ -329,17 +329,9 @@ def color_hist(results: str | Path, reference: str | Path | ImageSetHist, *, bin
 
 def read_frames(score: dict, score_path: str | Path) -> dict[str, np.ndarray] | None:
     """The per-image counts of a color-hist score file's sidecar, or None when it has none."""
-    name = score.get("frames_file")
-    if not name:
-        return None
-    side = Path(score_path).parent / name
-    try:
-        with np.load(side, allow_pickle=False) as z:
-            return {k: z[k] for k in z.files}
-    except FileNotFoundError:
-        raise InputError("per-image sidecar named by 'frames_file' is missing", side) from None
-    except (OSError, ValueError) as e:
-        raise InputError(f"unreadable per-image sidecar ({e})", side) from None
+    from p2peval.scorefile import read_sidecar
+
+    return read_sidecar(score, score_path)
 
 
 def plot_color_hist(scores: list[dict], out: str | Path, title: str | None = None) -> Path:

@@ -125,6 +125,26 @@ def copy_score(src: str | Path, dst: str | Path, **updates) -> Path:
     return write_json_atomic(dst, score)
 
 
+def read_sidecar(score: dict, score_path: str | Path | None) -> dict | None:
+    """The per-image data of a score: inline under ``frames``, or the sidecar named by
+    ``frames_file`` (relative to the score file); None when it has neither."""
+    import numpy as np
+
+    if isinstance(score.get("frames"), dict):
+        return {k: np.asarray(v) for k, v in score["frames"].items()}
+    name = score.get("frames_file")
+    if not name or score_path is None:
+        return None
+    side = Path(score_path).parent / name
+    try:
+        with np.load(side, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except FileNotFoundError:
+        raise InputError("per-image file named by 'frames_file' is missing", side) from None
+    except (OSError, ValueError) as e:
+        raise InputError(f"unreadable per-image file ({e})", side) from None
+
+
 def json_safe(score: dict) -> dict:
     """The score without in-memory per-image arrays (for printing as JSON)."""
     return {k: v for k, v in score.items() if k != "frames"}

@@ -206,20 +206,9 @@ def published_rows(names: list[str]) -> tuple[list[Row], list[str]]:
 # ---------------------------------------------------------------- paired bootstrap
 
 def _frames_data(entry: Entry) -> dict | None:
-    s = entry.score or {}
-    if isinstance(s.get("frames"), dict):
-        return {k: np.asarray(v) for k, v in s["frames"].items()}
-    name = s.get("frames_file")
-    if not name or entry.path is None:
-        return None
-    side = entry.path.parent / name
-    try:
-        with np.load(side, allow_pickle=False) as z:
-            return {k: z[k] for k in z.files}
-    except FileNotFoundError:
-        raise InputError("per-image file named by 'frames_file' is missing", side) from None
-    except (OSError, ValueError) as e:
-        raise InputError(f"unreadable per-image file ({e})", side) from None
+    from p2peval.scorefile import read_sidecar
+
+    return read_sidecar(entry.score or {}, entry.path)
 
 
 def _confusion_mode(score: dict) -> str | None:
