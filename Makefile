@@ -33,8 +33,15 @@ system-deps:
 test: $(STAMP) system-deps
 	$(PY) -m pytest -q tests
 
+# Every benchmark, one after the other (about 10 minutes on 2 idle cores); figures in results/benchmarks/.
 bench: $(STAMP)
-	$(PY) -m p2peval bench all --out results/benchmarks
+	$(PY) -m p2peval bench fcn-score --protocol fast --n 16 --repeats 3 --out results/benchmarks/fcn_score_fast_cpu.json
+	$(PY) -m p2peval bench fcn-score --protocol pix2pix --n 1 --repeats 3 --no-warmup --out results/benchmarks/fcn_score_pix2pix_cpu.json
+	$(PY) -m p2peval bench import-caffe --repeats 3 --parity-size 256x256 --out results/benchmarks
+	$(PY) -m p2peval bench train-step --size 256 --batch 1 --device cpu --threads 2 --repeats 10 --out results/benchmarks/train_step_cpu_256.json
+	$(PY) -m p2peval bench color-hist --images 200 --size 256 --workers 2 --repeats 5 --out results/benchmarks
+	$(PY) -m p2peval.toycity.bench --n 40 --repeats 3 --out results/benchmarks/toycity.json
+	$(PY) -m studies.loadtest --participants 20 --out results/benchmarks/study_load.json
 
 clean:
 	rm -rf $(VENV) build *.egg-info
