@@ -119,7 +119,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         parser, module = build_parser(path)
-        args = parser.parse_args(rest)
+        # Intermixed: options may stand between positionals (p2peval table a.json --out t.md b.json).
+        args = parser.parse_intermixed_args(rest)
         args.command_path = path
         rc = module.run(args)
         return int(rc or 0)

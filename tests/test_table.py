@@ -302,3 +302,12 @@ def test_cli_bad_input(fixed_scores, tmp_path, capsys, case):
     assert len(lines) == 1 and expect in lines[0], err
     assert "Traceback" not in err
     assert out_file.read_text() == "keep me"
+
+
+def test_cli_options_between_score_files(fixed_scores, tmp_path, capsys):
+    """Options may stand between the positional score files; the table is the same."""
+    paths = [str(p) for p in fixed_scores]
+    out = tmp_path / "t.md"
+    rc, _, err = _cli(["table", paths[0], "--out", str(out), *paths[1:]], capsys)
+    assert rc == 0, err
+    assert _cli(["table", *paths], capsys)[1] == out.read_text()
