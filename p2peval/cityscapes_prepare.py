@@ -94,9 +94,9 @@ def _task(args: tuple) -> str:
         if color.shape[:2] != photo.shape[:2]:
             raise InputError(f"colour label is {color.shape[1]}x{color.shape[0]} but the photo is "
                              f"{photo.shape[1]}x{photo.shape[0]}", frame.color)
-        write_png(pair_path, np.concatenate([a, resize(color, cfg.size, cfg.label_filter)], axis=1))
+        write_png(pair_path, np.concatenate([a, resize(color, cfg.size, cfg.label_filter)], axis=1), photo=True)
     if gt_path is not None and not Path(gt_path).exists():
-        write_png(gt_path, a)
+        write_png(gt_path, a, photo=True)
     return "written"
 
 

@@ -92,7 +92,7 @@ def build_rows(root: Path, images: Path, generated_size: tuple[int, int], blur_s
         photo = downsample_photo(read_rgb(f.image), (h, w))  # real photo as a 256x256 "result"
         color = np.asarray(_resize_nearest(read_rgb(f.color), (h, w)))
         for row, make in makers.items():
-            write_png(folders[row] / f"{f.id}_leftImg8bit.png", make(photo, color))
+            write_png(folders[row] / f"{f.id}_leftImg8bit.png", make(photo, color), photo=True)
     return folders
 
 

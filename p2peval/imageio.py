@@ -95,12 +95,22 @@ def is_jpeg(path: str | Path) -> bool:
         return f.read(3) == b"\xff\xd8\xff"
 
 
-def write_png(path: str | Path, array: np.ndarray) -> Path:
-    """Write uint8 (H, W) or (H, W, 3) as PNG atomically (temp file + rename), no metadata."""
+# zlib strategy Z_HUFFMAN_ONLY: on noisy photos about 2.5x faster than the default strategy at
+# level 1 and no larger (string matches are rare in camera-like noise); label maps, with long flat
+# runs, keep the default strategy.
+_Z_HUFFMAN_ONLY = 2
+
+
+def write_png(path: str | Path, array: np.ndarray, photo: bool = False) -> Path:
+    """Write uint8 (H, W) or (H, W, 3) as PNG atomically (temp file + rename), no metadata.
+
+    ``photo=True`` picks the faster encoder strategy for noisy natural images (same pixels).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}.png")
-    Image.fromarray(np.ascontiguousarray(array)).save(tmp, format="PNG", compress_level=1)
+    options = {"compress_type": _Z_HUFFMAN_ONLY} if photo else {}
+    Image.fromarray(np.ascontiguousarray(array)).save(tmp, format="PNG", compress_level=1, **options)
     os.replace(tmp, path)
     return path
 

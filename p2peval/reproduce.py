@@ -293,7 +293,7 @@ def write_ground_truth_row(data: Path, out: Path, size: int) -> Path:
     for f in list_frames(data, "val"):
         target = out / f"{f.id}_leftImg8bit.png"
         if not target.is_file():
-            write_png(target, downsample_photo(read_rgb(f.image), (size, size)))
+            write_png(target, downsample_photo(read_rgb(f.image), (size, size)), photo=True)
     return out
 
 

@@ -89,10 +89,10 @@ def _make_frame(task: tuple) -> np.ndarray:
         return np.bincount(read_label(paths["label_ids"]).ravel(), minlength=256)
     r = render_frame(seed, spec.split, spec.index, height)
     color = labels.label_ids_to_color(r.label_ids)
-    write_png(paths["photo"], r.photo)
+    write_png(paths["photo"], r.photo, photo=True)
     write_png(paths["label_ids"], r.label_ids)
     write_png(paths["color"], color)
-    write_png(paths["pair"], pix2pix_pair(r.photo, color, size))
+    write_png(paths["pair"], pix2pix_pair(r.photo, color, size), photo=True)
     return np.bincount(r.label_ids.ravel(), minlength=256)
 
 

@@ -109,10 +109,10 @@ def translate(run: Path, data: Path, out: Path, size: int | None = None, eval_mo
                                             to_uint8(item["B"], rounding))
             if rec.is_cityscapes:
                 name = f"{rec.id}_leftImg8bit.png"
-                write_png(out / name, fake_img)
+                write_png(out / name, fake_img, photo=True)
             else:
                 name = f"{rec.id}_fake_B.png"
-                write_png(out / name, fake_img)
+                write_png(out / name, fake_img, photo=True)
                 if real_images:
                     write_png(out / f"{rec.id}_real_A.png", real_A)
                     write_png(out / f"{rec.id}_real_B.png", real_B)
