@@ -23,7 +23,6 @@ which ``p2peval table`` reads for paired significance between rows scored on the
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import re
@@ -33,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from p2peval.errors import ConfigError, InputError, P2PError
+from p2peval.manifest import folder_label
 from p2peval.metrics.color import CHANNELS, LabBins, intersection_from_counts, lab_bin_counts, split_channels
 
 METRIC = "color-hist"
@@ -204,40 +204,12 @@ class ColorHistResult:
         """Write the score JSON and its ``.frames.npz`` sidecar (both atomically)."""
         from p2peval.scorefile import write_score
 
-        path = Path(path)
-        side = path.with_name(path.stem + ".frames.npz")
-        buf = io.BytesIO()
-        np.savez_compressed(buf, ids=np.array(self.results.images.keys), counts=self.results.counts,
-                            ref_ids=np.array(self.reference.images.keys), ref_counts=self.reference.counts,
-                            bins=np.array(json.dumps(self.results.bins.to_dict())))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = side.with_name(f".{side.name}.tmp{os.getpid()}")
-        tmp.write_bytes(buf.getvalue())
-        os.replace(tmp, side)
-        score = dict(self.score, frames_file=side.name)
-        self.score = score
-        return write_score(path, score)
-
-
-def _read_manifest_label(folder: Path) -> str | None:
-    mf = folder / "manifest.json"
-    if not mf.is_file():
-        return None
-    try:
-        m = json.loads(mf.read_text())
-    except (OSError, json.JSONDecodeError):
-        raise InputError("manifest.json is not valid JSON", mf) from None
-    if isinstance(m, dict):
-        for k in ("label", "name", "variant"):
-            if isinstance(m.get(k), str) and m[k]:
-                return m[k]
-    return None
-
-
-def folder_label(folder: str | Path) -> str:
-    """Row label of a results folder: its manifest's label (or name), else the folder name."""
-    folder = Path(folder)
-    return _read_manifest_label(folder) or folder.resolve().name
+        frames = {"ids": np.array(self.results.images.keys), "counts": self.results.counts,
+                  "ref_ids": np.array(self.reference.images.keys), "ref_counts": self.reference.counts,
+                  "bins": np.array(json.dumps(self.results.bins.to_dict()))}
+        written = write_score(path, dict(self.score, frames=frames))  # sidecar <stem>.frames.npz
+        self.score = dict(self.score, frames_file=Path(path).stem + ".frames.npz")
+        return written
 
 
 def pairing(results: ImageSet, reference: ImageSet) -> tuple[bool, str]:

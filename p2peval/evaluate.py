@@ -9,7 +9,6 @@ result. Under ``torchrun`` frames are sharded by rank and the matrices gathered.
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from typing import Callable, Iterable
 import numpy as np
 import torch
 
+from p2peval.manifest import folder_label, read_manifest
 from p2peval.datasets import LabelImageOptions, ScoringDataset, image_size, make_loader
 from p2peval.distributed import (DistContext, device_for_rank, gather_objects, init_distributed,
                                  shard, shutdown)
@@ -57,29 +57,6 @@ def resolve_ground_truth(cityscapes, labels, split: str) -> tuple[list[GroundTru
         return ground_truth_from_cityscapes(root, split), {
             "source": "cityscapes gtFine labelIds", "root": str(root), "split": split}
     return ground_truth_from_folder(labels), {"source": "label images", "folder": str(labels)}
-
-
-def _read_manifest(results: Path) -> dict | None:
-    path = results / "manifest.json"
-    if not path.is_file():
-        return None
-    try:
-        obj = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise InputError(f"unreadable manifest ({e})", path) from None
-    if not isinstance(obj, dict):
-        raise InputError("manifest is not a JSON object", path)
-    return obj
-
-
-def _default_label(results: Path, manifest: dict | None) -> str:
-    if manifest:
-        if manifest.get("label"):
-            return str(manifest["label"])
-        cfg = manifest.get("config") or {}
-        if isinstance(cfg, dict) and cfg.get("name"):
-            return str(cfg["name"])
-    return results.resolve().name
 
 
 def _warn(msg: str) -> None:
@@ -214,7 +191,7 @@ def build_score(metric: str, result: StreamResult, *, mode: str, protocol: Proto
         counts["predicted_pixels_matching_no_class_colour"] = result.side["pred_unmatched"]
     if result.resumed_frames:
         counts["frames_resumed_from_partial_state"] = result.resumed_frames
-    manifest = _read_manifest(results)
+    manifest = read_manifest(results)
     names = [p.result.name for p in pairing.pairs]
     return make_score(
         metric=metric,
@@ -227,7 +204,7 @@ def build_score(metric: str, result: StreamResult, *, mode: str, protocol: Proto
         scorer=scorer,
         inputs={"results": str(results), "labels": truth_info, "n_files": pairing.n_files,
                 "file_list_sha256": file_list_hash(names), "match": pairing.match, **extra_inputs},
-        label=label or _default_label(results, manifest),
+        label=label or folder_label(results, manifest),
         confusion_mode=mode,
         comparable_with_published=bool(comparable),
         notes=notes,

@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from p2peval.errors import ConfigError, InputError
+from p2peval.manifest import manifest_label
 
 CONFUSION_METRICS = ("fcn-score", "label-score")
 HEADERS = {
@@ -130,15 +131,6 @@ def _check_ci(ci, values: dict, path) -> dict:
     return ci
 
 
-def _manifest_label(score: dict) -> str | None:
-    m = score.get("manifest")
-    if isinstance(m, dict):
-        for k in ("label", "name", "variant"):
-            if isinstance(m.get(k), str) and m[k]:
-                return m[k]
-    return None
-
-
 def entries_of(path: str | Path, label: str | None = None) -> list[tuple[str, Entry]]:
     """(label, entry) pairs of one score file (several for files with a ``rows`` list)."""
     from p2peval.scorefile import read_score
@@ -160,7 +152,7 @@ def entries_of(path: str | Path, label: str | None = None) -> list[tuple[str, En
             out.append((r["label"], Entry(metric, values, _check_ci(r.get("ci"), values, path), hib, path,
                                           score, r)))
         return out
-    label = label or score.get("label") or _manifest_label(score) or path.stem
+    label = label or score.get("label") or manifest_label(score.get("manifest")) or path.stem
     values = _check_values(score["values"], path)
     return [(str(label), Entry(metric, values, _check_ci(score.get("ci"), values, path),
                                score["higher_is_better"], path, score))]

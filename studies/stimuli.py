@@ -32,22 +32,23 @@ def input_key(path: Path) -> str:
     return _ROLE.sub("", path.stem)
 
 
+def _role_images(folder: Path, suffix: str) -> list[Path]:
+    """The ``*<suffix>`` images of a folder when there are any, else all its images."""
+    images = list_images(folder)
+    chosen = [p for p in images if p.stem.endswith(suffix)]
+    if not (chosen or images):
+        raise InputError("no images in folder", folder)
+    return chosen or images
+
+
 def fake_images(folder: Path) -> list[Path]:
     """Generated images of a results folder: the ``*_fake_B`` files when there are any, else all."""
-    images = list_images(folder)
-    fakes = [p for p in images if p.stem.endswith("_fake_B")]
-    if not (fakes or images):
-        raise InputError("no images in folder", folder)
-    return fakes or images
+    return _role_images(folder, "_fake_B")
 
 
 def real_images(folder: Path) -> list[Path]:
     """Real images: the ``*_real_B`` files when there are any, else all images of the folder."""
-    images = list_images(folder)
-    reals = [p for p in images if p.stem.endswith("_real_B")]
-    if not (reals or images):
-        raise InputError("no images in folder", folder)
-    return reals or images
+    return _role_images(folder, "_real_B")
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import re
-import struct
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ from studies.demo import write_demo_study
 from studies.loadtest import CHROMIUM, CHROMIUM_ARGS
 from studies.server import StudyServer
 from studies.storage import Store
+from png_chunks import png_chunks
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -94,13 +94,6 @@ def _wait_rows(db, pid, n, page):
     raise AssertionError(f"expected {n} stored answers of {pid}")
 
 
-def _png_chunks(data: bytes) -> list[str]:
-    pos, names = 8, []
-    while pos < len(data):
-        length, = struct.unpack(">I", data[pos:pos + 4])
-        names.append(data[pos + 4:pos + 8].decode("ascii"))
-        pos += 12 + length
-    return names
 
 
 def test_participant_runs_the_protocol(study, server, browser):
@@ -183,8 +176,8 @@ def _check_nothing_revealed(rec: Recorder, path: Path, d: Path) -> None:
             assert len(uris) == 2  # one trial per message: the pair
             a, b = (base64.b64decode(u) for u in uris)
             assert len(a) == len(b)
-            assert _png_chunks(a) == _png_chunks(b)  # same chunk layout, no metadata chunks
-            assert set(_png_chunks(a)) == {"IHDR", "IDAT", "IEND"}
+            assert png_chunks(a) == png_chunks(b)  # same chunk layout, no metadata chunks
+            assert set(png_chunks(a)) == {"IHDR", "IDAT", "IEND"}
             assert a[:33] == b[:33]  # signature and IHDR (size, depth, colour type) identical
             trials += 1
     assert trials >= PRACTICE + MAIN

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import struct
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +14,7 @@ from studies.config import load_study
 from studies.demo import write_demo_study
 from studies.protocol import load_material, plan_session
 from studies.stimuli import encode_stimulus, input_key, stimulus_png
+from png_chunks import png_chunks
 
 
 @pytest.fixture
@@ -23,14 +23,6 @@ def study(tmp_path) -> Path:
                             vigilance=2)
 
 
-def _png_chunks(data: bytes) -> list[str]:
-    assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    pos, names = 8, []
-    while pos < len(data):
-        length, = struct.unpack(">I", data[pos:pos + 4])
-        names.append(data[pos + 4:pos + 8].decode("ascii"))
-        pos += 12 + length
-    return names
 
 
 def test_plan_is_reproducible_and_follows_the_protocol(study):
@@ -85,7 +77,7 @@ def test_stimuli_are_identically_encoded(study, tmp_path):
     real, fake, other = (stimulus_png(p, (32, 32)) for p in (t.real, t.fake, odd))
     assert len(real) == len(fake) == len(other)  # stored deflate: length depends only on the size
     for data in (real, fake, other):
-        assert _png_chunks(data) == ["IHDR", "IDAT", "IEND"]
+        assert png_chunks(data) == ["IHDR", "IDAT", "IEND"]
         im = Image.open(io.BytesIO(data))
         assert im.size == (32, 32) and im.mode == "RGB"
         assert b"pix2pix" not in data and b"tEXt" not in data
