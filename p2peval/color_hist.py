@@ -33,7 +33,8 @@ import numpy as np
 
 from p2peval.errors import ConfigError, InputError, P2PError
 from p2peval.manifest import folder_label
-from p2peval.metrics.color import CHANNELS, LabBins, intersection_from_counts, lab_bin_counts, split_channels
+from p2peval.metrics.color import (CHANNELS, LabBins, intersection_from_counts, lab_bin_counts, lab_kernel,
+                                   split_channels)
 
 METRIC = "color-hist"
 _CS_ID = re.compile(r"^(.+?_\d{6}_\d{6})(?:_leftImg8bit)?$")
@@ -260,6 +261,7 @@ def score_from_hists(res: ImageSetHist, ref: ImageSetHist, *, label: str, n_resa
                   "histogram": "per channel over all pixels of all images, divided by the pixel count",
                   "comparison": "histogram intersection sum(min(p, q)) per channel",
                   "bins": bins.to_dict(),
+                  "kernel": lab_kernel(),
                   "clipping": "values below lo go to the first bin, values >= hi to the last",
                   "comparable_with_published": False},
         inputs={"results": str(res.images.folder), "n_files": len(res.images),

@@ -61,7 +61,7 @@ def run(args) -> int:
     from p2peval.color_hist import (count_images, default_workers, find_images, map_batches,
                                     score_from_hists)
     from p2peval.errors import ConfigError
-    from p2peval.metrics.color import LabBins
+    from p2peval.metrics.color import LabBins, lab_kernel
     from p2peval.scorefile import write_json_atomic
 
     if args.images < 2 or args.size < 8 or args.repeats < 1:
@@ -102,6 +102,7 @@ def run(args) -> int:
         "decode_and_histograms_mpix_per_s": mpix / med["count"],
         "ratio_end_to_end_to_decode": med["decode"] / med["end_to_end"],
         "target_ratio": 0.8,
+        "lab_kernel": lab_kernel(),
         "seconds": {"decode": decode, "end_to_end": end2end, "decode_and_histograms": counting},
         "end_to_end_includes": "worker start, decode, sRGB->Lab, per-image histograms, gather, "
                                "intersection and a 1000-resample bootstrap",
