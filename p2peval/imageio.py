@@ -7,7 +7,9 @@ anything it cannot convert losslessly, with one line naming the file (``InputErr
 from __future__ import annotations
 
 import os
+import struct
 import warnings
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -95,22 +97,61 @@ def is_jpeg(path: str | Path) -> bool:
         return f.read(3) == b"\xff\xd8\xff"
 
 
-# zlib strategy Z_HUFFMAN_ONLY: on noisy photos about 2.5x faster than the default strategy at
-# level 1 and no larger (string matches are rare in camera-like noise); label maps, with long flat
-# runs, keep the default strategy.
-_Z_HUFFMAN_ONLY = 2
+try:
+    from isal import isal_zlib as _isal_zlib  # ISA-L deflate: several times faster than zlib
+except ImportError:
+    _isal_zlib = None
+
+_PNG_COLOR_TYPE = {1: 0, 3: 2, 4: 6}  # channels -> PNG colour type (grey, RGB, RGBA)
+
+
+def _png_chunk(tag: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(data, zlib.crc32(tag)))
+
+
+def encode_png(array: np.ndarray, photo: bool = False) -> bytes:
+    """uint8 (H, W), (H, W, 3) or (H, W, 4) -> PNG bytes (8 bits per sample, no metadata).
+
+    One filter for the whole image (``photo=True``: Sub, which suits noisy natural images;
+    otherwise Up, which suits label maps) and deflate by ISA-L (``isal``) at level 1: about 10x
+    faster than PIL's encoder here and no larger. Without ``isal``, zlib at level 1 (Huffman-only
+    for photos). Any standard decoder reads the result; the pixels are exact.
+    """
+    a = np.asarray(array)
+    channels = 1 if a.ndim == 2 else (a.shape[2] if a.ndim == 3 else 0)
+    if a.dtype != np.uint8 or channels not in _PNG_COLOR_TYPE or a.shape[0] < 1 or a.shape[1] < 1:
+        raise ValueError(f"encode_png: expected uint8 (H, W[, 3|4]), got {a.dtype} {a.shape}")
+    h, w = a.shape[:2]
+    flat = np.ascontiguousarray(a).reshape(h, w * channels)
+    rows = np.empty((h, 1 + w * channels), np.uint8)  # each row: filter type byte, filtered bytes
+    if photo:  # Sub: each byte minus the same channel of the pixel to its left (mod 256)
+        rows[:, 0] = 1
+        rows[:, 1:1 + channels] = flat[:, :channels]
+        np.subtract(flat[:, channels:], flat[:, :-channels], out=rows[:, 1 + channels:])
+    else:  # Up: each byte minus the byte above (mod 256)
+        rows[:, 0] = 2
+        rows[0, 1:] = flat[0]
+        np.subtract(flat[1:], flat[:-1], out=rows[1:, 1:])
+    if _isal_zlib is not None:
+        idat = _isal_zlib.compress(rows.data, 1)
+    else:
+        packer = zlib.compressobj(1, zlib.DEFLATED, 15, 9, zlib.Z_HUFFMAN_ONLY if photo else zlib.Z_DEFAULT_STRATEGY)
+        idat = packer.compress(rows.data) + packer.flush()
+    header = struct.pack(">IIBBBBB", w, h, 8, _PNG_COLOR_TYPE[channels], 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header) + _png_chunk(b"IDAT", idat) + _png_chunk(b"IEND", b"")
 
 
 def write_png(path: str | Path, array: np.ndarray, photo: bool = False) -> Path:
-    """Write uint8 (H, W) or (H, W, 3) as PNG atomically (temp file + rename), no metadata.
+    """Write uint8 (H, W), (H, W, 3) or (H, W, 4) as PNG atomically (temp file + rename).
 
-    ``photo=True`` picks the faster encoder strategy for noisy natural images (same pixels).
+    ``photo=True`` picks the encoder settings for noisy natural images (same pixels; see
+    ``encode_png``).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    data = encode_png(array, photo)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}.png")
-    options = {"compress_type": _Z_HUFFMAN_ONLY} if photo else {}
-    Image.fromarray(np.ascontiguousarray(array)).save(tmp, format="PNG", compress_level=1, **options)
+    tmp.write_bytes(data)
     os.replace(tmp, path)
     return path
 

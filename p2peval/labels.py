@@ -102,15 +102,31 @@ def train_ids_to_label_ids(train_ids: np.ndarray) -> np.ndarray:
 
 def train_ids_to_color(train_ids: np.ndarray) -> np.ndarray:
     """(H, W) train ids -> (H, W, 3) uint8 Cityscapes colours (ignore and 19+ -> black)."""
-    return _TRAIN_TO_COLOR[np.asarray(train_ids, dtype=np.uint8)]
+    return _gather_colors(_TRAIN_TO_COLOR_RECORDS, train_ids)
+
+
+def _color_records(lut: np.ndarray) -> np.ndarray:
+    """(256, 3) uint8 colour table -> (256,) 3-byte records, for ``_gather_colors``."""
+    return np.ascontiguousarray(lut, dtype=np.uint8).view(np.dtype((np.void, 3))).reshape(256)
+
+
+def _gather_colors(records: np.ndarray, ids) -> np.ndarray:
+    """uint8 ids (any shape) -> (..., 3) colours: one gather of 3-byte records, about 3x faster
+    than indexing a (256, 3) table (which gathers rows of a 2-D array)."""
+    ids = np.asarray(ids, dtype=np.uint8)
+    return records.take(ids.reshape(-1)).view(np.uint8).reshape(ids.shape + (3,))
+
+
+_ID_COLOR_LUT = np.zeros((256, 3), dtype=np.uint8)
+for _lab in LABELS:
+    _ID_COLOR_LUT[_lab.id] = _lab.color
+_ID_COLOR_RECORDS = _color_records(_ID_COLOR_LUT)
+_TRAIN_TO_COLOR_RECORDS = _color_records(_TRAIN_TO_COLOR)
 
 
 def label_ids_to_color(label_ids: np.ndarray) -> np.ndarray:
     """(H, W) raw label ids -> (H, W, 3) colours as in ``gtFine_color.png`` (ignored classes keep theirs)."""
-    lut = np.zeros((256, 3), dtype=np.uint8)
-    for lab in LABELS:
-        lut[lab.id] = lab.color
-    return lut[np.asarray(label_ids, dtype=np.uint8)]
+    return _gather_colors(_ID_COLOR_RECORDS, label_ids)
 
 
 def color_to_train_ids(

@@ -48,12 +48,14 @@ def frame_specs(split: str, n: int) -> list[FrameSpec]:
     return [FrameSpec(split, i, cities[i % len(cities)], i // len(cities)) for i in range(n)]
 
 
-def render_frame(seed: int, split: str, index: int, height: int) -> Rendered:
-    """Render frame ``index`` of ``split``: (height, 2 * height) label ids, instances and photo."""
+def render_frame(seed: int, split: str, index: int, height: int, instances: bool = True) -> Rendered:
+    """Render frame ``index`` of ``split``: (height, 2 * height) label ids, instances and photo.
+
+    The dataset files need no instance map; ``instances=False`` skips drawing it (same pixels)."""
     rng = np.random.default_rng([int(seed), SPLITS.index(split), int(index), GENERATOR_VERSION])
     scene = plan_scene(rng, height)
     offset = (int(rng.integers(256)), int(rng.integers(256)))
-    return render_scene(scene, textures_for_seed(seed), offset)
+    return render_scene(scene, textures_for_seed(seed), offset, instances)
 
 
 def _paths(root: Path, spec: FrameSpec, number: int) -> dict[str, Path]:
@@ -70,7 +72,7 @@ def _nearest(img: np.ndarray, size: int) -> np.ndarray:
     h, w = img.shape[:2]
     ri = ((np.arange(size) + 0.5) * h / size).astype(np.int64)
     ci = ((np.arange(size) + 0.5) * w / size).astype(np.int64)
-    return img[ri[:, None], ci[None, :]]
+    return img.take(ri, axis=0).take(ci, axis=1)  # rows, then columns: 3x faster than img[ri, ci]
 
 
 def pix2pix_pair(photo: np.ndarray, color: np.ndarray, size: int) -> np.ndarray:
@@ -87,7 +89,7 @@ def _make_frame(task: tuple) -> np.ndarray:
     paths = _paths(Path(root), spec, number)
     if all(p.exists() for p in paths.values()):
         return np.bincount(read_label(paths["label_ids"]).ravel(), minlength=256)
-    r = render_frame(seed, spec.split, spec.index, height)
+    r = render_frame(seed, spec.split, spec.index, height, instances=False)
     color = labels.label_ids_to_color(r.label_ids)
     write_png(paths["photo"], r.photo, photo=True)
     write_png(paths["label_ids"], r.label_ids)
