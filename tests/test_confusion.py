@@ -222,3 +222,31 @@ def test_bootstrap_matches_naive_resampling():
     for m in ("per_pixel_acc", "per_class_acc", "class_iou"):
         assert ci[m][0] <= point[m] <= ci[m][1]
     assert ci["seed"] == 5 and ci["n_resamples"] == 200 and ci["level"] == 0.95
+
+
+def test_batch_confusion_equals_frame_confusion():
+    """One bincount for a batch gives each frame's matrix: ignored ids (255 and 19..254), predicted
+    index 19 (and larger, clamped), frames of only ignored pixels."""
+    from p2peval.metrics.confusion import batch_confusion
+
+    rng = np.random.default_rng(7)
+    gt = rng.integers(0, 22, (5, 13, 17)).astype(np.uint8)
+    gt[gt >= 19] = 255
+    gt[3] = 255  # a frame with nothing to count
+    gt[4, :2] = 40  # another ignored id
+    pred = rng.integers(0, 21, (5, 13, 17)).astype(np.int64)
+    got = batch_confusion(torch.from_numpy(gt), torch.from_numpy(pred))
+    assert got.shape == (5, 19, 20) and got.dtype == np.int64
+    for i in range(5):
+        np.testing.assert_array_equal(got[i], frame_confusion(gt[i], pred[i]))
+    assert got[3].sum() == 0 and got[:, :, 19].sum() > 0
+    with pytest.raises(ValueError, match="differ"):
+        batch_confusion(torch.from_numpy(gt), torch.from_numpy(pred[:, :5]))
+
+
+def test_max_indices_take_the_first_maximum_like_numpy_argmax():
+    """The scorer's argmax is ``logits.max(1).indices``: on ties it must pick the first class."""
+    rng = np.random.default_rng(8)
+    logits = rng.integers(0, 3, (4, 20, 9, 11)).astype(np.float32)  # many ties
+    got = torch.from_numpy(logits).max(1).indices.numpy()
+    np.testing.assert_array_equal(got, logits.argmax(1))

@@ -51,6 +51,23 @@ def frame_confusion(gt, pred, num_classes: int = NUM_CLASSES) -> np.ndarray:
     return counts.reshape(n, n + 1).cpu().numpy().astype(np.int64)
 
 
+def batch_confusion(gt, pred, num_classes: int = NUM_CLASSES) -> np.ndarray:
+    """``frame_confusion`` of each frame of a batch: (B, H, W) tensors on any device ->
+    (B, num_classes, num_classes + 1) int64 numpy, with one bincount and one transfer for the
+    whole batch (no per-frame boolean indexing, which synchronises a GPU once per frame)."""
+    n = num_classes
+    if gt.shape != pred.shape:
+        raise ValueError(f"ground truth {tuple(gt.shape)} and prediction {tuple(pred.shape)} differ")
+    b = gt.shape[0]
+    cells = n * (n + 1)
+    gt = gt.reshape(b, -1).long()
+    pred = pred.reshape(b, -1).long().clamp(min=0, max=n)
+    idx = torch.where((gt >= 0) & (gt < n), gt * (n + 1) + pred, cells)  # ignored: a spare cell
+    idx += torch.arange(b, device=idx.device)[:, None] * (cells + 1)
+    counts = torch.bincount(idx.reshape(-1), minlength=b * (cells + 1)).reshape(b, cells + 1)
+    return counts[:, :cells].reshape(b, n, n + 1).cpu().numpy().astype(np.int64)
+
+
 def frame_hists(ext: np.ndarray, mode: Mode) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-frame 19x19 matrices and per-frame extra row errors, for one or many frames.
 
