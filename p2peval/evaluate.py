@@ -25,7 +25,7 @@ from p2peval.distributed import (DistContext, device_for_rank, gather_objects, i
 from p2peval.errors import ConfigError, InputError
 from p2peval.labels import CLASS_NAMES
 from p2peval.metrics.confusion import (HIGHER_IS_BETTER, METRICS, ConfusionAccumulator,
-                                       batch_confusion, bootstrap_scores, compute_scores)
+                                       batch_confusion_counts, bootstrap_scores, compute_scores)
 from p2peval.pairing import (GroundTruth, Pairing, ground_truth_from_cityscapes,
                              ground_truth_from_folder, pair_results)
 from p2peval.partial_state import SIDE_COUNTS, PartialState, fingerprint
@@ -107,25 +107,50 @@ def stream_confusion(dataset: ScoringDataset, predict: Callable[[torch.Tensor], 
     return StreamResult(acc, side, seconds=time.perf_counter() - t0)
 
 
+def _to_device(tensors: list[torch.Tensor], device: str) -> torch.Tensor:
+    """Batch and copy to ``device`` without blocking. A batch of one is a view of its item, which
+    the loader pinned (on CUDA), so the copy is asynchronous; a stacked batch is a fresh tensor.
+
+    Pinning every stacked batch instead was measured on an H200 at 0.75x of the forward rate at
+    1024x2048 (an extra 8 MB host copy per frame), against 0.83x with stacked, unpinned batches."""
+    x = tensors[0].unsqueeze(0) if len(tensors) == 1 else torch.stack(tensors)
+    return x.to(device, non_blocking=True)
+
+
 def _consume(loader, predict, device: str, state: PartialState, bar, on_batch) -> None:
+    """Score every batch. The confusion counts of a batch are read back only after the next batch
+    is queued, so on a GPU the host prepares batch k+1 while batch k runs."""
     since_save = 0
+    pending: tuple[list[dict], torch.Tensor] | None = None
+
+    def finish() -> None:
+        nonlocal pending
+        if pending is not None:
+            group, counts = pending
+            pending = None
+            for it, ext in zip(group, counts.cpu().numpy().astype(np.int64)):
+                state.add(it["key"], ext, it)
+
     for items in loader:
         for it in items:
             if "error" in it:
+                finish()  # keep the frames scored so far for a resume
                 raise InputError(it["error"][0])
         for group in _batches(items):
-            x = torch.stack([it["input"] for it in group]).to(device, non_blocking=True)
-            gts = torch.stack([it["gt"] for it in group]).to(device, non_blocking=True)
-            pred = predict(x)  # (B, H, W)
-            for it, ext in zip(group, batch_confusion(gts, pred)):
-                state.add(it["key"], ext, it)
+            x = _to_device([it["input"] for it in group], device)
+            gts = _to_device([it["gt"] for it in group], device)
+            counts = batch_confusion_counts(gts, predict(x))  # (B, 19, 20), not yet read back
+            finish()
+            pending = (group, counts)
         bar.update(len(items))
         since_save += len(items)
         if on_batch is not None:
             on_batch(len(items))
         if since_save >= SAVE_EVERY:
+            finish()
             state.save()
             since_save = 0
+    finish()
 
 
 def _gather(result: StreamResult, ctx: DistContext, error: str | None = None) -> StreamResult:

@@ -227,7 +227,7 @@ def test_bootstrap_matches_naive_resampling():
 def test_batch_confusion_equals_frame_confusion():
     """One bincount for a batch gives each frame's matrix: ignored ids (255 and 19..254), predicted
     index 19 (and larger, clamped), frames of only ignored pixels."""
-    from p2peval.metrics.confusion import batch_confusion
+    from p2peval.metrics.confusion import batch_confusion, batch_confusion_counts
 
     rng = np.random.default_rng(7)
     gt = rng.integers(0, 22, (5, 13, 17)).astype(np.uint8)
@@ -240,6 +240,9 @@ def test_batch_confusion_equals_frame_confusion():
     for i in range(5):
         np.testing.assert_array_equal(got[i], frame_confusion(gt[i], pred[i]))
     assert got[3].sum() == 0 and got[:, :, 19].sum() > 0
+    for scatter in (True, False):  # the GPU path (scatter-add) and the CPU path (bincount)
+        counts = batch_confusion_counts(torch.from_numpy(gt), torch.from_numpy(pred), scatter=scatter)
+        np.testing.assert_array_equal(counts.numpy(), got)
     with pytest.raises(ValueError, match="differ"):
         batch_confusion(torch.from_numpy(gt), torch.from_numpy(pred[:, :5]))
 

@@ -51,10 +51,12 @@ def frame_confusion(gt, pred, num_classes: int = NUM_CLASSES) -> np.ndarray:
     return counts.reshape(n, n + 1).cpu().numpy().astype(np.int64)
 
 
-def batch_confusion(gt, pred, num_classes: int = NUM_CLASSES) -> np.ndarray:
-    """``frame_confusion`` of each frame of a batch: (B, H, W) tensors on any device ->
-    (B, num_classes, num_classes + 1) int64 numpy, with one bincount and one transfer for the
-    whole batch (no per-frame boolean indexing, which synchronises a GPU once per frame)."""
+def batch_confusion_counts(gt, pred, num_classes: int = NUM_CLASSES, scatter: bool | None = None) -> torch.Tensor:
+    """``frame_confusion`` of each frame of a batch, as a (B, num_classes, num_classes + 1) int64
+    tensor on the batch's device: one counting pass, no per-frame boolean indexing, and on a GPU
+    no synchronisation (scatter-add, where ``bincount`` would read the maximum back first), so the
+    caller can read the result back later, while the next batch runs. ``scatter`` None picks
+    scatter-add on CUDA and ``bincount`` elsewhere (both count the same)."""
     n = num_classes
     if gt.shape != pred.shape:
         raise ValueError(f"ground truth {tuple(gt.shape)} and prediction {tuple(pred.shape)} differ")
@@ -64,8 +66,18 @@ def batch_confusion(gt, pred, num_classes: int = NUM_CLASSES) -> np.ndarray:
     pred = pred.reshape(b, -1).long().clamp(min=0, max=n)
     idx = torch.where((gt >= 0) & (gt < n), gt * (n + 1) + pred, cells)  # ignored: a spare cell
     idx += torch.arange(b, device=idx.device)[:, None] * (cells + 1)
-    counts = torch.bincount(idx.reshape(-1), minlength=b * (cells + 1)).reshape(b, cells + 1)
-    return counts[:, :cells].reshape(b, n, n + 1).cpu().numpy().astype(np.int64)
+    idx = idx.reshape(-1)
+    if idx.is_cuda if scatter is None else scatter:
+        counts = torch.zeros(b * (cells + 1), dtype=torch.int64, device=idx.device)
+        counts.scatter_add_(0, idx, torch.ones_like(idx))
+    else:
+        counts = torch.bincount(idx, minlength=b * (cells + 1))
+    return counts.reshape(b, cells + 1)[:, :cells].reshape(b, n, n + 1)
+
+
+def batch_confusion(gt, pred, num_classes: int = NUM_CLASSES) -> np.ndarray:
+    """``batch_confusion_counts`` read back: (B, num_classes, num_classes + 1) int64 numpy."""
+    return batch_confusion_counts(gt, pred, num_classes).cpu().numpy().astype(np.int64)
 
 
 def frame_hists(ext: np.ndarray, mode: Mode) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
