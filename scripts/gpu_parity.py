@@ -40,10 +40,7 @@ def caffe_fixture(fix: Path) -> dict:
         import_caffe(fix / "tiny.caffemodel", Path(tmp) / "tiny.pt")
         model, _ = load_scorer(Path(tmp) / "tiny.pt", arch="fcn8s")
     model.eval()
-    gpu = FCN8s(model.config).cuda().eval() if hasattr(model, "config") else None
-    if gpu is None:
-        import copy
-        gpu = copy.deepcopy(model).cuda()
+    gpu = FCN8s(model.config).cuda().eval()
     gpu.load_state_dict(model.state_dict())
     for png in sorted(fix.glob("input_*.png")):
         case = png.stem[len("input_"):]
