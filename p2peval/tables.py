@@ -424,6 +424,20 @@ def _cell_parts(table: Table, row: Row, col: Column) -> tuple[str, str, bool, st
     return _fmt(v, col.decimals), unc, is_best, table.marks.get((row.label, col.metric, col.key), "")
 
 
+def _cell_text(table: Table, row: Row, col: Column, bold, plus_minus: str, sup, escape=str) -> str:
+    """One cell in a markup: ``bold``/``sup`` wrap text, ``plus_minus`` joins a standard error
+    (intervals follow after a space); empty where the row has no value."""
+    v, unc, is_best, mark = _cell_parts(table, row, col)
+    if not v:
+        return ""
+    t = bold(escape(v)) if is_best else escape(v)
+    if unc:
+        t += (plus_minus if table.ci_style == "se" else " ") + escape(unc)
+    if mark:
+        t += sup(escape(mark))
+    return t
+
+
 def _label(row: Row) -> str:
     return row.label + (" (published)" if row.published else "")
 
@@ -440,15 +454,7 @@ def render_markdown(table: Table) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] + (["---"] if has_pub else [])
                                                             + ["---:"] * len(table.columns)) + "|"]
     for r in table.rows:
-        cells = []
-        for c in table.columns:
-            v, unc, is_best, mark = _cell_parts(table, r, c)
-            if not v:
-                cells.append("")
-                continue
-            v = f"**{v}**" if is_best else v
-            sep = " ± " if table.ci_style == "se" else " "
-            cells.append(v + (sep + unc if unc else "") + mark)
+        cells = [_cell_text(table, r, c, lambda t: f"**{t}**", " ± ", str) for c in table.columns]
         lines.append("| " + " | ".join([_label(r).replace("|", "\\|")] + ([_source(r)] if has_pub else [])
                                        + cells) + " |")
     return "\n".join(lines) + "\n\n" + "\n".join(f"- {n}" for n in table.notes) + "\n"
@@ -472,18 +478,8 @@ def render_latex(table: Table) -> str:
         if (r.published is None) != (prev is None):  # a rule between measured and published rows
             out.append(r"\midrule")
         prev = r.published
-        cells = []
-        for c in table.columns:
-            v, unc, is_best, mark = _cell_parts(table, r, c)
-            if not v:
-                cells.append("")
-                continue
-            t = rf"\textbf{{{v}}}" if is_best else v
-            if unc:
-                t += (r" $\pm$ " + unc) if table.ci_style == "se" else " " + unc
-            if mark:
-                t += r"\textsuperscript{" + mark + "}"
-            cells.append(t)
+        cells = [_cell_text(table, r, c, lambda t: rf"\textbf{{{t}}}", r" $\pm$ ",
+                            lambda t: r"\textsuperscript{" + t + "}") for c in table.columns]
         label = _tex(r.label) + (r" \textit{(published)}" if r.published else "")
         out.append(" & ".join([label] + ([_tex(_source(r))] if has_pub else []) + cells) + r" \\")
     out += [r"\bottomrule", r"\end{tabular}", ""]
@@ -498,15 +494,8 @@ def render_html(table: Table) -> str:
     out = ["<table class=\"p2peval\">", "<thead><tr>" + "".join(f"<th>{e(h)}</th>" for h in head) + "</tr></thead>",
            "<tbody>"]
     for r in table.rows:
-        cells = []
-        for c in table.columns:
-            v, unc, is_best, mark = _cell_parts(table, r, c)
-            t = f"<b>{e(v)}</b>" if is_best and v else e(v)
-            if unc:
-                t += (" &plusmn; " if table.ci_style == "se" else " ") + e(unc)
-            if mark:
-                t += f"<sup>{e(mark)}</sup>"
-            cells.append(f"<td>{t}</td>")
+        cells = ["<td>" + _cell_text(table, r, c, lambda t: f"<b>{t}</b>", " &plusmn; ",
+                                     lambda t: f"<sup>{t}</sup>", e) + "</td>" for c in table.columns]
         cls = ' class="published"' if r.published else ""
         out.append(f"<tr{cls}><td>{e(_label(r))}</td>" + (f"<td>{e(_source(r))}</td>" if has_pub else "")
                    + "".join(cells) + "</tr>")

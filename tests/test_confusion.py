@@ -227,7 +227,7 @@ def test_bootstrap_matches_naive_resampling():
 def test_batch_confusion_equals_frame_confusion():
     """One bincount for a batch gives each frame's matrix: ignored ids (255 and 19..254), predicted
     index 19 (and larger, clamped), frames of only ignored pixels."""
-    from p2peval.metrics.confusion import batch_confusion, batch_confusion_counts
+    from p2peval.metrics.confusion import batch_confusion_counts
 
     rng = np.random.default_rng(7)
     gt = rng.integers(0, 22, (5, 13, 17)).astype(np.uint8)
@@ -235,7 +235,7 @@ def test_batch_confusion_equals_frame_confusion():
     gt[3] = 255  # a frame with nothing to count
     gt[4, :2] = 40  # another ignored id
     pred = rng.integers(0, 21, (5, 13, 17)).astype(np.int64)
-    got = batch_confusion(torch.from_numpy(gt), torch.from_numpy(pred))
+    got = batch_confusion_counts(torch.from_numpy(gt), torch.from_numpy(pred)).numpy()
     assert got.shape == (5, 19, 20) and got.dtype == np.int64
     for i in range(5):
         np.testing.assert_array_equal(got[i], frame_confusion(gt[i], pred[i]))
@@ -244,7 +244,7 @@ def test_batch_confusion_equals_frame_confusion():
         counts = batch_confusion_counts(torch.from_numpy(gt), torch.from_numpy(pred), scatter=scatter)
         np.testing.assert_array_equal(counts.numpy(), got)
     with pytest.raises(ValueError, match="differ"):
-        batch_confusion(torch.from_numpy(gt), torch.from_numpy(pred[:, :5]))
+        batch_confusion_counts(torch.from_numpy(gt), torch.from_numpy(pred[:, :5]))
 
 
 def test_max_indices_take_the_first_maximum_like_numpy_argmax():

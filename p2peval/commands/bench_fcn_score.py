@@ -25,12 +25,12 @@ def add_arguments(p) -> None:
 
 
 def _hw(text: str) -> tuple[int, int]:
+    from p2peval.commands import parse_hw
     from p2peval.errors import ConfigError
-    try:
-        h, w = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise ConfigError(f"expected HxW, got {text!r}") from None
-    return h, w
+    hw = parse_hw(text)
+    if hw is None:
+        raise ConfigError(f"expected HxW, got {text!r}")
+    return hw
 
 
 def _write_data(root, n: int, label_hw, result_hw, seed: int = 0) -> None:

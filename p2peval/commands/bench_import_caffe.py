@@ -43,12 +43,12 @@ def add_arguments(p) -> None:
 
 
 def _size(text: str) -> tuple[int, int]:
+    from p2peval.commands import parse_hw
     from p2peval.errors import ConfigError
-    try:
-        h, w = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise ConfigError(f"--parity-size {text!r}: expected HxW, e.g. 256x256") from None
-    return h, w
+    hw = parse_hw(text)
+    if hw is None:
+        raise ConfigError(f"--parity-size {text!r}: expected HxW, e.g. 256x256")
+    return hw
 
 
 def _parity(ckpt, size: tuple[int, int], seed: int) -> dict:

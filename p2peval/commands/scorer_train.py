@@ -14,13 +14,12 @@ EXAMPLES = """  p2peval scorer train --data data/toy --arch fcn8s-small --out sc
 
 def _size(text: str) -> tuple[int, int]:
     import argparse
-    try:
-        h, w = (int(v) for v in text.lower().split("x"))
-        if h < 1 or w < 1:
-            raise ValueError
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected HxW (e.g. 512x1024), got {text!r}") from None
-    return h, w
+
+    from p2peval.commands import parse_hw
+    hw = parse_hw(text)
+    if hw is None:
+        raise argparse.ArgumentTypeError(f"expected HxW (e.g. 512x1024), got {text!r}")
+    return hw
 
 
 def _widths(text: str) -> list[int]:

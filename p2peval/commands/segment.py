@@ -11,12 +11,12 @@ EXAMPLES = """  p2peval segment results/l1_cgan --scorer fcn8s.pt --out inspect/
 
 def _size(text: str) -> tuple[int, int]:
     import argparse
-    try:
-        h, w = (int(v) for v in text.lower().split("x"))
-        assert h > 0 and w > 0
-    except (ValueError, AssertionError):
-        raise argparse.ArgumentTypeError(f"expected HxW, e.g. 1024x2048, got {text!r}") from None
-    return h, w
+
+    from p2peval.commands import parse_hw
+    hw = parse_hw(text)
+    if hw is None:
+        raise argparse.ArgumentTypeError(f"expected HxW, e.g. 1024x2048, got {text!r}")
+    return hw
 
 
 def add_arguments(p) -> None:

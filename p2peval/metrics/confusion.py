@@ -75,11 +75,6 @@ def batch_confusion_counts(gt, pred, num_classes: int = NUM_CLASSES, scatter: bo
     return counts.reshape(b, cells + 1)[:, :cells].reshape(b, n, n + 1)
 
 
-def batch_confusion(gt, pred, num_classes: int = NUM_CLASSES) -> np.ndarray:
-    """``batch_confusion_counts`` read back: (B, num_classes, num_classes + 1) int64 numpy."""
-    return batch_confusion_counts(gt, pred, num_classes).cpu().numpy().astype(np.int64)
-
-
 def frame_hists(ext: np.ndarray, mode: Mode) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-frame 19x19 matrices and per-frame extra row errors, for one or many frames.
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from p2peval.arrays import take_rows
 from p2peval.toycity import palettes as pal
 from p2peval.toycity.scene import Z_END, Scene, Side
 from p2peval.toycity.sprites import SPRITES
@@ -47,14 +48,6 @@ class _Canvas:
         rgb = np.ascontiguousarray(np.broadcast_to(np.asarray(rgb, np.float32), (len(flat), 3)))
         # scatter whole pixels (12-byte records): much faster than a (N, 3) fancy assignment
         self.photo.reshape(-1, 3).view(_PIXEL).reshape(-1)[flat] = rgb.view(_PIXEL).reshape(-1)
-
-
-def _rows(table: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    """``table[idx]`` for a C-contiguous 2-D table: one gather of whole rows as byte records
-    (numpy's row fancy indexing is about 3x slower)."""
-    table = np.ascontiguousarray(table)
-    rec = table.view(np.dtype((np.void, table.dtype.itemsize * table.shape[1]))).reshape(-1)
-    return rec.take(idx).view(table.dtype).reshape(len(idx), table.shape[1])
 
 
 def _frac(a):
@@ -181,12 +174,12 @@ def _facades(cv: _Canvas, sc: Scene, tex: Textures, side: Side, sky_ref: np.ndar
     k = idx[xs]
     yw = cam.hc - (yf - cam.yh) * z / cam.f  # height on the facade (m)
     foot = z / cam.f  # metres per pixel
-    colors = _rows(np.stack([s.color for s in segs]), k)
+    colors = take_rows(np.stack([s.color for s in segs]), k)
     material = np.array([{"brick": 0, "plaster": 1, "glass": 2}.get(s.material, 1) if s.kind == "building" else 3
                          for s in segs], np.int8)[k]
     hgt = height[xs]
     rgb = colors * (1 + 0.05 * sample(tex.low, z * 4, yw * 4) + 0.04 * sample(tex.fine, z * 30, yw * 30))[:, None]
-    refl = _rows(sky_ref, np.minimum(ys // 2, len(sky_ref) - 1))
+    refl = take_rows(sky_ref, np.minimum(ys // 2, len(sky_ref) - 1))
     b = np.nonzero(material == 0)[0]
     rgb[b] = _brick(rgb[b], z[b], yw[b], foot[b], tex)
     g = np.nonzero(material == 2)[0]
