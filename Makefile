@@ -40,7 +40,7 @@ bench: $(STAMP)
 	$(PY) -m p2peval bench import-caffe --repeats 3 --parity-size 256x256 --out results/benchmarks
 	$(PY) -m p2peval bench train-step --size 256 --batch 1 --device cpu --threads 2 --repeats 10 --out results/benchmarks/train_step_cpu_256.json
 	$(PY) -m p2peval bench color-hist --images 200 --size 256 --workers 2 --repeats 5 --out results/benchmarks
-	$(PY) -m p2peval.toycity.bench --n 40 --repeats 3 --out results/benchmarks/toycity.json
+	$(PY) -m p2peval.data.toycity.bench --n 40 --repeats 3 --out results/benchmarks/toycity.json
 	$(PY) -m studies.loadtest --participants 20 --out results/benchmarks/study_load.json
 
 clean:

@@ -13,7 +13,7 @@ import argparse
 import importlib
 import sys
 
-from p2peval.errors import P2PError
+from p2peval.core.errors import P2PError
 
 # command path -> (module, one-line help). Groups are the first word of multi-word paths.
 COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
@@ -23,7 +23,7 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
     ("protocols",): ("p2peval.commands.protocols", "list the named evaluation protocols and their settings"),
     ("color-hist",): ("p2peval.commands.color_hist", "Lab colour-distribution histogram intersection with a reference set"),
     ("table",): ("p2peval.commands.table", "comparison table from score files (md, latex, csv, html)"),
-    ("reproduce",): ("p2peval.commands.reproduce", "run a named end-to-end chain: data -> train -> translate -> scores -> table"),
+    ("reproduce",): ("trainers.reproduce_cli", "run a named end-to-end chain: data -> train -> translate -> scores -> table"),
     ("demo",): ("p2peval.commands.demo", "the main job on toy-city: train a scorer, score real and degraded photos"),
     ("translate",): ("trainers.pix2pix.translate_cli", "run a trained generator over a dataset, write a results folder"),
     ("data", "toycity"): ("p2peval.commands.data_toycity", "generate the synthetic toy-city street-scene dataset"),

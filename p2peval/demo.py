@@ -23,7 +23,6 @@ from typing import Callable
 
 import numpy as np
 
-
 ROW_NAMES = ("ground_truth", "blurred", "color_shifted", "color_labels")
 ROW_LABELS = {
     "ground_truth": "ground truth (real photos at 256x256)",
@@ -72,9 +71,9 @@ def degrade_color_shift(rgb: np.ndarray) -> np.ndarray:
 def build_rows(root: Path, images: Path, generated_size: tuple[int, int], blur_sigma: float,
                show_progress: bool = True) -> dict[str, Path]:
     """Write one results folder per row under ``images``; existing complete folders are kept."""
-    from p2peval.cityscapes import list_frames
-    from p2peval.imageio import read_rgb, write_png
-    from p2peval.progress import progress
+    from p2peval.core.imageio import read_rgb, write_png
+    from p2peval.core.progress import progress
+    from p2peval.data.cityscapes import list_frames
     from p2peval.scorers.data import downsample_photo
 
     frames = list_frames(root, "val")
@@ -103,7 +102,7 @@ def _resize_nearest(rgb: np.ndarray, size_hw: tuple[int, int]) -> np.ndarray:
 
 def _ensure_toycity(data: Path, cfg: DemoConfig, show_progress: bool) -> Path:
     """Generate toy-city into ``data``; the generator resumes and refuses other settings."""
-    from p2peval.toycity import generate_toycity
+    from p2peval.data.toycity import generate_toycity
 
     generate_toycity(data, cfg.n_train, cfg.n_val, size=cfg.size, seed=cfg.seed,
                      native_height=cfg.native_height, progress=show_progress)
@@ -113,9 +112,9 @@ def _ensure_toycity(data: Path, cfg: DemoConfig, show_progress: bool) -> Path:
 def _score_row(folder: Path, score_path: Path, *, scorer: Path, root: Path, sha: str,
                cfg: DemoConfig, label: str, show_progress: bool) -> dict:
     """FCN-score one row, reusing an existing score file of the same scorer and inputs."""
-    from p2peval.evaluate import fcn_score
-    from p2peval.imageio import list_images
-    from p2peval.scorefile import file_list_hash, read_score, write_score
+    from p2peval.core.imageio import list_images
+    from p2peval.report.scorefile import file_list_hash, read_score, write_score
+    from p2peval.scoring.fcn_score import fcn_score
 
     names = [p.name for p in list_images(folder)]
     if score_path.exists():
@@ -128,7 +127,7 @@ def _score_row(folder: Path, score_path: Path, *, scorer: Path, root: Path, sha:
                       n_resamples=cfg.n_resamples, seed=cfg.seed, device=cfg.device,
                       show_progress=show_progress, partial=score_path, workers=0)
     write_score(score_path, score)
-    from p2peval.partial_state import partial_path
+    from p2peval.core.partial_state import partial_path
     partial_path(score_path).unlink(missing_ok=True)
     return score
 
@@ -136,8 +135,8 @@ def _score_row(folder: Path, score_path: Path, *, scorer: Path, root: Path, sha:
 def _color_row(folder: Path, score_path: Path, reference, cfg: DemoConfig, label: str,
                show_progress: bool) -> dict:
     """Lab colour-histogram intersection of one row with the real photos (reused if present)."""
-    from p2peval.color_hist import color_hist, find_images
-    from p2peval.scorefile import file_list_hash, read_score
+    from p2peval.report.scorefile import file_list_hash, read_score
+    from p2peval.scoring.color_hist import color_hist, find_images
 
     if score_path.exists():
         old = read_score(score_path)
@@ -224,7 +223,7 @@ def _run_demo(out, *, n_train, n_val, size, steps, config, show_progress, file) 
     print(f"[3/5] rows: real val photos at 256x256 and degraded versions -> {out / 'images'}",
           file=file, flush=True)
     t = time.monotonic()
-    from p2peval.protocols import get_protocol
+    from p2peval.scoring.protocols import get_protocol
     folders = build_rows(root, out / "images", get_protocol("pix2pix").generated_size,
                          cfg.blur_sigma, show_progress)
     timings["rows_s"] = time.monotonic() - t
@@ -249,8 +248,8 @@ def _run_demo(out, *, n_train, n_val, size, steps, config, show_progress, file) 
     print("\n[5/5] colour histograms (Lab) of every row against the real photos, comparison table "
           "and colour plot", file=file, flush=True)
     t = time.monotonic()
-    from p2peval.color_hist import count_images, find_images, plot_color_hist
-    from p2peval.tables import build_table, render
+    from p2peval.report.tables import build_table, render
+    from p2peval.scoring.color_hist import count_images, find_images, plot_color_hist
 
     reference = count_images(find_images(folders["ground_truth"], "reference"), workers=1,
                              show_progress=show_progress, desc="color-hist reference")
@@ -269,7 +268,7 @@ def _run_demo(out, *, n_train, n_val, size, steps, config, show_progress, file) 
                "rows": {row: str(out / f"{row}.json") for row in scores}, "ordering_ok": ok,
                "timings_s": {k: round(v, 1) for k, v in timings.items()},
                "command": "p2peval demo --out " + str(out)}
-    from p2peval.scorefile import write_json_atomic
+    from p2peval.report.scorefile import write_json_atomic
     write_json_atomic(out / "demo.json", summary)
     (out / "table.txt").write_text(table + "\n")
     print(f"wrote in {out}: <row>.json (FCN-score), <row>.color-hist.json, table.txt (FCN-scores), "

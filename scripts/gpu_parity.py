@@ -19,7 +19,7 @@ import torch
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from p2peval.scorers.caffe import import_caffe  # noqa: E402
+from p2peval.scorers.caffe_import import import_caffe  # noqa: E402
 from p2peval.scorers.checkpoint import load_scorer  # noqa: E402
 from p2peval.scorers.fcn8s import FCN8s, FCN8sConfig  # noqa: E402
 

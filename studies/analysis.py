@@ -12,7 +12,7 @@ import csv
 import itertools
 from pathlib import Path
 
-from p2peval.errors import InputError
+from p2peval.core.errors import InputError
 from p2peval.metrics.study_stats import (bootstrap_difference, participant_rates, permutation_test,
                                          two_level_bootstrap)
 
@@ -127,7 +127,7 @@ def analyze(rows: list[dict], *, source: str, study: str | None = None,
             max_vigilance_failures: int = 0, n_resamples: int = 10000, seed: int = 0,
             level: float = 0.95, permutations: int = 10000) -> dict:
     """Score object of a study (values in percent)."""
-    from p2peval.scorefile import file_list_hash, make_score
+    from p2peval.report.scorefile import file_list_hash, make_score
 
     study, rows = select_study(rows, study, source)
     groups, excluded = participant_groups(rows, max_vigilance_failures)

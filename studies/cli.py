@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from p2peval.errors import ConfigError
+from p2peval.core.errors import ConfigError
 
 HELP = "real-vs-fake perceptual studies: serve the app, analyse, export, simulate"
 EXAMPLES = """\
@@ -108,7 +108,7 @@ def _serve(args) -> int:
 
 
 def _analyze(args) -> int:
-    from p2peval.scorefile import write_score
+    from p2peval.report.scorefile import write_score
     from studies.analysis import analyze, load_answers, print_report
 
     if args.n_resamples < 100 or args.permutations < 100:

@@ -12,7 +12,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from p2peval.errors import InputError
+from p2peval.core.errors import InputError
 
 PAIRINGS = ("same-input", "different-input")
 LAYOUTS = ("sequential", "side-by-side")

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFilter
 
-from p2peval.imageio import write_png
+from p2peval.core.imageio import write_png
 
 
 def _scene(rng: np.random.Generator, size: int) -> np.ndarray:

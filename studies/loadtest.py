@@ -196,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     text = json.dumps(result, indent=2)
     print(text)
     if args.out:
-        from p2peval.scorefile import write_json_atomic
+        from p2peval.report.scorefile import write_json_atomic
         write_json_atomic(args.out, result)
     ok = result["answers_stored"] == result["answers_expected"] and not result["duplicate_answers"]
     return 0 if ok else 1

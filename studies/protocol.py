@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from p2peval.errors import InputError
+from p2peval.core.errors import InputError
 from studies.config import StudyConfig
 from studies.stimuli import Pool, build_pool, input_key, list_images
 

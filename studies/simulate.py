@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from p2peval.errors import ConfigError
+from p2peval.core.errors import ConfigError
 
 
 def parse_rates(text: str, algorithms: list[str]) -> dict[str, float]:
@@ -50,7 +50,7 @@ def simulate_study(config, store, rates: dict[str, float], participants: int, *,
                    participant_sd: float = 0.1, vigilance_fail_rate: float = 0.0,
                    seed: int = 0, show_progress: bool = True) -> int:
     """Write ``participants`` complete synthetic sessions (balanced assignment); returns answers."""
-    from p2peval.progress import progress
+    from p2peval.core.progress import progress
     from studies.protocol import answer_row
     from studies.protocol import load_material, plan_session
 
@@ -79,7 +79,7 @@ def power_table(rate_a: float, rate_b: float, ns: list[int], trials: int, *,
                 alpha: float = 0.05, seed: int = 0, show_progress: bool = True) -> list[dict]:
     """Share of simulated studies (``n`` participants per algorithm) with permutation p < alpha."""
     from p2peval.metrics.study_stats import permutation_test
-    from p2peval.progress import progress
+    from p2peval.core.progress import progress
 
     rng = np.random.default_rng(seed)
     out = []

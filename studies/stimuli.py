@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from p2peval.errors import InputError
-from p2peval.imageio import list_images, read_rgb
+from p2peval.core.errors import InputError
+from p2peval.core.imageio import list_images, read_rgb
 
 # Suffixes that name the role of a file rather than its input (pix2pix and Cityscapes names).
 _ROLE = re.compile(r"(_fake_B|_real_B|_real_A|_fake_A|_fake|_real|_leftImg8bit|_gtFine_color)$")

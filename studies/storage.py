@@ -21,7 +21,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
 from sqlalchemy.exc import NoSuchModuleError
 
-from p2peval.errors import ConfigError
+from p2peval.core.errors import ConfigError
 
 metadata = MetaData()
 

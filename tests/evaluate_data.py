@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from p2peval.labels import LABELS
+from p2peval.data.labels import LABELS
 
 RAW_IDS = np.array([lab.id for lab in LABELS], dtype=np.uint8)  # includes ignored ids
 

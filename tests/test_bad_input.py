@@ -17,7 +17,7 @@ from PIL import Image
 
 from evaluate_data import make_scorer, write_cityscapes, write_results
 from p2peval.cli import main
-from p2peval.scorefile import read_score
+from p2peval.report.scorefile import read_score
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -14,7 +14,7 @@ import pytest
 import torch
 from PIL import Image
 
-from p2peval.scorers.caffe import import_caffe, load_fcn8s_caffemodel
+from p2peval.scorers.caffe_import import import_caffe, load_fcn8s_caffemodel
 from p2peval.scorers.caffe_writer import WriteOptions, random_fcn8s_weights, write_fcn8s_caffemodel
 from p2peval.scorers.checkpoint import load_scorer
 from p2peval.scorers.fcn8s import FCN8s, FCN8sConfig

@@ -12,7 +12,7 @@ import itertools
 import numpy as np
 import pytest
 
-from p2peval.scorers.caffe import BlobData, CaffeModelFile, read_caffemodel, read_varint
+from p2peval.scorers.caffe_proto import BlobData, CaffeModelFile, read_caffemodel, read_varint
 from p2peval.scorers.caffe_writer import (BlobSpec, LayerSpec, WriteOptions, fcn8s_layers, varint,
                                           write_caffemodel, write_fcn8s_caffemodel)
 
@@ -199,7 +199,7 @@ def test_writer_and_reader_agree_with_protobuf_runtime(tmp_path):
 
 def test_chunked_copy_of_large_blobs(tmp_path, monkeypatch):
     """Blobs larger than the copy piece (fc6 of the real model: 411 MB) are copied in pieces."""
-    import p2peval.scorers.caffe as caffe
+    import p2peval.scorers.caffe_proto as caffe
 
     rng = np.random.default_rng(3)
     big = rng.standard_normal((7, 5, 3, 3)).astype(np.float32)  # 1260 bytes

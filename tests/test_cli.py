@@ -36,7 +36,7 @@ def test_png_encoder_round_trips_every_layout(tmp_path):
     import pytest
     from PIL import Image
 
-    from p2peval.imageio import encode_png, write_png
+    from p2peval.core.imageio import encode_png, write_png
 
     rng = np.random.default_rng(0)
     for shape in ((1, 1), (7, 5), (33, 64), (1, 9, 3), (17, 3, 3), (64, 48, 3), (9, 11, 4)):
@@ -64,7 +64,7 @@ def test_png_encoder_without_isal_falls_back_to_zlib(monkeypatch):
     import numpy as np
     from PIL import Image
 
-    from p2peval import imageio
+    from p2peval.core import imageio
 
     a = np.random.default_rng(1).integers(0, 256, (20, 30, 3), dtype=np.uint8)
     had_isal, with_isal = imageio._isal_zlib is not None, imageio.encode_png(a, photo=True)

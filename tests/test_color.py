@@ -149,7 +149,7 @@ def test_c_and_numpy_kernels_agree_on_every_colour():
 
 @pytest.mark.skipif(not C_BUILT, reason="C kernel not built")
 def test_kernel_choice_and_refusals(monkeypatch):
-    from p2peval.errors import ConfigError
+    from p2peval.core.errors import ConfigError
 
     k, table = color_module._labhist, color_module._KERNEL_TABLE
     assert lab_kernel() == "c"
@@ -232,7 +232,7 @@ def test_golden_natural_pair():
 
 
 def test_bins_parse_and_refuse():
-    from p2peval.errors import ConfigError
+    from p2peval.core.errors import ConfigError
 
     b = LabBins.parse("50", "-100:100:200", None)
     assert b.L == ChannelBins(0, 100, 50) and b.a == ChannelBins(-100, 100, 200) and b.b == LabBins().b

@@ -11,9 +11,9 @@ from PIL import Image
 from skimage.color import rgb2lab
 
 from p2peval.cli import main
-from p2peval.color_hist import color_hist, count_images, find_images, image_key, read_frames
+from p2peval.scoring.color_hist import color_hist, count_images, find_images, image_key, read_frames
 from p2peval.metrics.color import CHANNELS, LabBins
-from p2peval.scorefile import read_score
+from p2peval.report.scorefile import read_score
 
 
 def _write_set(folder: Path, n: int, seed: int, shift: float = 0.0, suffix: str = "", size=(24, 32)) -> list[np.ndarray]:

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from p2peval.cli import main
-from p2peval.toycity import generate_toycity
+from p2peval.data.toycity import generate_toycity
 
 SIZE, NATIVE = 32, 64  # pairs 32x32 per half; native frames 64x128
 
@@ -72,7 +72,7 @@ def test_pairs_ids_and_ground_truth(capsys, toy, tmp_path):
     for k in range(1, 6):
         np.testing.assert_array_equal(rgb(out / "val" / f"{k}.png"), rgb(toy / "pix2pix" / "val" / f"{k}.png"))
     # The id table is what fcn-score --match reads.
-    from p2peval.pairing import read_match_csv
+    from p2peval.data.pairing import read_match_csv
     assert read_match_csv(out / "val_ids.csv")["1"] == sorted_frames(toy, "val")[0][0]
 
 

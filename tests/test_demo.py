@@ -25,7 +25,7 @@ def demo(tmp_path_factory):
 
 
 def test_demo_writes_rows_scores_and_table(demo):
-    from p2peval.scorefile import read_score
+    from p2peval.report.scorefile import read_score
 
     out, result, text = demo
     for row in ROW_NAMES:
@@ -60,7 +60,7 @@ def test_demo_writes_rows_scores_and_table(demo):
 def test_demo_row_images(demo):
     """Rows are made from the real val photos: downsampled (PIL bicubic), blurred, channel-rotated;
     the colour-label row is the gtFine colour image resized with nearest neighbour."""
-    from p2peval.cityscapes import list_frames
+    from p2peval.data.cityscapes import list_frames
 
     out, _, _ = demo
     f = list_frames(out / "toycity", "val")[0]
@@ -90,14 +90,14 @@ def test_blur_matches_skimage():
 
 def test_demo_score_matches_independent_computation(demo):
     """Recompute one row's per-pixel and per-class accuracy with numpy and the saved scorer."""
-    from p2peval.cityscapes import list_frames
+    from p2peval.data.cityscapes import list_frames
     from p2peval.scorers.checkpoint import load_scorer
-    from p2peval.scorefile import read_score
+    from p2peval.report.scorefile import read_score
 
     out, _, _ = demo
     model, _ = load_scorer(out / "scorer.pt")
     lut = np.full(256, 255, np.int64)
-    from p2peval.labels import LABELS
+    from p2peval.data.labels import LABELS
     for lab in LABELS:
         lut[lab.id] = lab.train_id
     hist = np.zeros((19, 19), np.int64)

@@ -12,7 +12,7 @@ import pytest
 
 from evaluate_data import make_scorer, write_cityscapes, write_results
 from p2peval.cli import main
-from p2peval.distributed import DistContext, shard
+from p2peval.core.distributed import DistContext, shard
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -14,9 +14,10 @@ from PIL import Image
 
 from evaluate_data import make_scorer, write_cityscapes, write_results
 from p2peval.cli import main
-from p2peval.evaluate import fcn_score, label_score
-from p2peval.labels import LABELS, TRAIN_LABELS
-from p2peval.scorefile import read_score
+from p2peval.scoring.fcn_score import fcn_score
+from p2peval.scoring.label_score import label_score
+from p2peval.data.labels import LABELS, TRAIN_LABELS
+from p2peval.report.scorefile import read_score
 from test_confusion import reference_eval, strict_eval
 
 MEAN_BGR = (72.78044, 83.21195, 73.45286)
@@ -217,8 +218,8 @@ def test_jpeg_colour_labels_decode_to_nearest_class(data, tmp_path):
 
 
 def test_preprocessing_is_bit_exact():
-    from p2peval.inference import preprocess
-    from p2peval.protocols import get_protocol
+    from p2peval.scoring.inference import preprocess
+    from p2peval.scoring.protocols import get_protocol
 
     rgb = np.stack(np.meshgrid(np.arange(256), np.arange(256)[::-1], indexing="ij"), -1)
     rgb = np.concatenate([rgb, (rgb[..., :1] * 7) % 256], -1).astype(np.uint8)  # (256, 256, 3)
@@ -319,7 +320,7 @@ def test_numbered_pair_images_as_labels(data, tmp_path):
 
 def test_toycity_ground_truth_colours_score_perfectly(tmp_path, capsys):
     """label-score of toy-city's own gtFine colour images: every counted pixel right."""
-    from p2peval.toycity import generate_toycity
+    from p2peval.data.toycity import generate_toycity
 
     generate_toycity(tmp_path / "toy", n_train=1, n_val=3, size=32, seed=0, progress=False, workers=1)
     frames = sorted((tmp_path / "toy" / "cityscapes" / "gtFine" / "val").rglob("*_gtFine_color.png"))
@@ -356,8 +357,8 @@ def test_label_score_counts_predictions_that_are_no_class(data, tmp_path):
 
 def test_tf32_is_switched_off_for_cuda_runs_and_restored():
     """The switch only touches torch's backend flags, so it can be checked without a GPU."""
-    from p2peval.inference import tf32_disabled
-    from p2peval.protocols import get_protocol
+    from p2peval.scoring.inference import tf32_disabled
+    from p2peval.scoring.protocols import get_protocol
 
     saved = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
     try:
@@ -377,8 +378,8 @@ def test_score_file_keeps_per_frame_matrices_for_paired_tables(data, tmp_path):
     """fcn-score writes its per-frame confusion matrices beside the JSON; two rows scored on the
     same images are then compared in tables by a paired bootstrap, and copies keep the sidecar."""
     from p2peval.metrics.confusion import frame_confusion
-    from p2peval.scorefile import copy_score
-    from p2peval.tables import build_table
+    from p2peval.report.scorefile import copy_score
+    from p2peval.report.tables import build_table
 
     out = tmp_path / "a.json"
     assert main(["fcn-score", str(data["root"] / "res"), "--cityscapes", str(data["root"] / "cs"),

@@ -12,7 +12,7 @@ import math
 import pytest
 import torch
 
-from p2peval.errors import ConfigError
+from p2peval.core.errors import ConfigError
 from p2peval.scorers.fcn8s import FCN8s, FCN8sConfig
 from p2peval.scorers.registry import ARCHS, build_scorer
 

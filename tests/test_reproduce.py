@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from p2peval.cli import main
-from p2peval.reproduce import PRESETS, build_chain, get_preset
-from p2peval.scorefile import read_score
+from trainers.reproduce import PRESETS, build_chain, get_preset
+from p2peval.report.scorefile import read_score
 
 ROOT = Path(__file__).resolve().parents[1]
 

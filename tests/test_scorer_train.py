@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 
 from p2peval.cli import main
-from p2peval.labels import LABELS
+from p2peval.data.labels import LABELS
 from scorer_data import make_cityscapes
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,8 +54,8 @@ def assert_one_line_error(rc, err, *needles):
 def test_training_input_is_downsampled_then_upsampled_photo(cs):
     """Input = photo -> 256x256 (PIL bicubic) -> label size (PIL bilinear) -> BGR - mean;
     target = train ids of the full-resolution label."""
-    from p2peval.cityscapes import list_frames
-    from p2peval.protocols import get_protocol
+    from p2peval.data.cityscapes import list_frames
+    from p2peval.scoring.protocols import get_protocol
     from p2peval.scorers.data import Augment, ScorerTrainingSet
 
     frames = list_frames(cs, "train")
@@ -179,7 +179,7 @@ def test_resume_with_other_settings_is_refused(cs, tmp_path, capsys):
 
 def test_small_fcn_learns_synthetic_scenes(tmp_path):
     """A tiny FCN-8s beats the majority-class baseline on held-out frames after a short run."""
-    from p2peval.cityscapes import list_frames, read_train_ids
+    from p2peval.data.cityscapes import list_frames, read_train_ids
     from p2peval.scorers.train import train_scorer
 
     root = make_cityscapes(tmp_path / "cs", n_train=6, n_val=3, h=32, w=64, seed=3)
@@ -196,8 +196,8 @@ def test_small_fcn_learns_synthetic_scenes(tmp_path):
 
 
 def test_validation_matches_numpy_confusion(cs, tmp_path):
-    from p2peval.cityscapes import list_frames
-    from p2peval.protocols import get_protocol
+    from p2peval.data.cityscapes import list_frames
+    from p2peval.scoring.protocols import get_protocol
     from p2peval.scorers.data import ScorerTrainingSet
     from p2peval.scorers.registry import build_scorer
     from p2peval.scorers.train import validate
@@ -264,7 +264,7 @@ def _edited(ckpt: Path, tmp_path: Path, edit) -> Path:
 
 
 def test_load_scorer_refusals(ckpt, tmp_path):
-    from p2peval.errors import InputError
+    from p2peval.core.errors import InputError
     from p2peval.scorers.checkpoint import load_scorer, weights_sha256
 
     with pytest.raises(InputError, match="expected 'fcn8s'"):

@@ -9,7 +9,7 @@ import pytest
 from scipy import stats
 
 from p2peval.cli import main
-from p2peval.scorefile import read_score
+from p2peval.report.scorefile import read_score
 from studies.demo import write_demo_study
 from studies.storage import Store
 

@@ -165,7 +165,7 @@ def test_bad_database_url_is_one_line(tmp_path, capsys):
 
 def test_analyze_and_export_read_the_database(store, tmp_path, capsys):
     from p2peval.cli import main
-    from p2peval.scorefile import read_score
+    from p2peval.report.scorefile import read_score
     for k, algo in enumerate(["A", "A", "B"]):
         s, _ = store.start_session("st", f"p{k}", [algo], n_trials=4)
         for i in range(4):

@@ -13,8 +13,8 @@ import pytest
 
 from p2peval.cli import main
 from p2peval.metrics.confusion import compute_scores
-from p2peval.scorefile import make_score, write_score
-from p2peval.tables import build_table, render
+from p2peval.report.scorefile import make_score, write_score
+from p2peval.report.tables import build_table, render
 
 FCN = ("per_pixel_acc", "per_class_acc", "class_iou")
 

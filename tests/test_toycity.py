@@ -13,13 +13,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from p2peval import labels
-from p2peval.toycity import generate_toycity, render_frame
+from p2peval.data import labels
+from p2peval.data.toycity import generate_toycity, render_frame
 
 N_TRAIN, N_VAL, SIZE, HEIGHT, SEED = 20, 5, 32, 64, 3
 
 # Official Cityscapes raw id -> train id (cityscapesscripts helpers/labels.py), written out here
-# independently of p2peval.labels.
+# independently of p2peval.data.labels.
 OFFICIAL_TRAIN = {7: 0, 8: 1, 11: 2, 12: 3, 13: 4, 17: 5, 19: 6, 20: 7, 21: 8, 22: 9, 23: 10, 24: 11,
                   25: 12, 26: 13, 27: 14, 28: 15, 31: 16, 32: 17, 33: 18}
 OFFICIAL_IDS = set(range(34))

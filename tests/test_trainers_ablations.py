@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from p2peval.cli import main
-from p2peval.scorefile import read_score
+from p2peval.report.scorefile import read_score
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -27,7 +27,7 @@ SMALL = ["--size", "32", "--steps", "1", "--set", "generator.ngf=4", "--set", "d
 def toy(tmp_path_factory):
     from p2peval.scorers.checkpoint import save_scorer
     from p2peval.scorers.registry import build_scorer
-    from p2peval.toycity import generate_toycity
+    from p2peval.data.toycity import generate_toycity
     base = tmp_path_factory.mktemp("abl")
     generate_toycity(base / "toy", 2, 2, size=32, seed=3, progress=False, workers=1)
     torch.manual_seed(0)
@@ -49,7 +49,7 @@ def test_list_names_every_set_and_variant(capsys):
 
 
 def test_losses_run_scores_each_variant(toy, tmp_path, capsys):
-    from p2peval.evaluate import fcn_score
+    from p2peval.scoring.fcn_score import fcn_score
     data, scorer = toy
     out = tmp_path / "losses"
     args = ["ablation", "run", "losses", "--data", str(data), "--scorer", str(scorer), "--out", str(out),
@@ -76,7 +76,7 @@ def test_losses_run_scores_each_variant(toy, tmp_path, capsys):
 
 
 def test_photo2labels_scores_label_maps(toy, tmp_path):
-    from p2peval.evaluate import label_score
+    from p2peval.scoring.label_score import label_score
     data, _ = toy
     out = tmp_path / "p2l"
     assert main(["ablation", "run", "photo2labels", "--data", str(data), "--out", str(out),

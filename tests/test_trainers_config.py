@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from p2peval.cli import main
-from p2peval.errors import ConfigError, InputError
+from p2peval.core.errors import ConfigError, InputError
 from trainers.pix2pix.config import TrainConfig, apply_overrides, load_config, validate
 
 

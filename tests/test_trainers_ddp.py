@@ -25,7 +25,7 @@ SETS = ["data.load_size=36", "data.crop_size=32", "generator.ngf=4", "discrimina
 
 @pytest.mark.timeout(300)
 def test_ddp_two_processes_equal_one(tmp_path):
-    from p2peval.toycity import generate_toycity
+    from p2peval.data.toycity import generate_toycity
     generate_toycity(tmp_path / "toy", 4, 1, size=32, seed=2, progress=False, workers=1)
     args = ["train", "pix2pix", "--data", str(tmp_path / "toy"), "--quiet",
             *[a for s in SETS for a in ("--set", s)]]

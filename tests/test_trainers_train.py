@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from p2peval.cli import main
-from p2peval.imageio import read_rgb, write_png
+from p2peval.core.imageio import read_rgb, write_png
 from trainers.pix2pix.config import TrainConfig, apply_overrides
 from trainers.pix2pix.train import TrainingDiverged, train
 
@@ -24,7 +24,7 @@ TINY = ["data.load_size=36", "data.crop_size=32", "generator.ngf=4", "discrimina
 
 @pytest.fixture(scope="module")
 def toy(tmp_path_factory) -> Path:
-    from p2peval.toycity import generate_toycity
+    from p2peval.data.toycity import generate_toycity
     out = tmp_path_factory.mktemp("toy")
     generate_toycity(out, 4, 2, size=32, seed=0, progress=False, workers=1)
     return out
@@ -194,7 +194,7 @@ def test_pair_jitter_aligned_and_direction(tmp_path):
 
 def test_cityscapes_native_convention(toy):
     """Native layout: A = colour label, B = photo (labels -> photo is AtoB)."""
-    from p2peval.cityscapes import list_frames
+    from p2peval.data.cityscapes import list_frames
     from trainers.pix2pix.data import PairDataset, list_records
     layout, recs = list_records(toy, "auto", "val")
     assert layout == "cityscapes" and [r.id for r in recs] == [f.id for f in list_frames(toy, "val")]

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from p2peval.cli import main
-from p2peval.imageio import list_images, read_rgb, write_png
-from p2peval.scorefile import sha256_file
+from p2peval.core.imageio import list_images, read_rgb, write_png
+from p2peval.report.scorefile import sha256_file
 from trainers.pix2pix.config import TrainConfig, apply_overrides
 from trainers.pix2pix.train import train
 from trainers.pix2pix.translate import translate
@@ -23,7 +23,7 @@ TINY = ["data.load_size=72", "data.crop_size=64", "generator.ngf=4", "discrimina
 
 @pytest.fixture(scope="module")
 def toy_run(tmp_path_factory):
-    from p2peval.toycity import generate_toycity
+    from p2peval.data.toycity import generate_toycity
     base = tmp_path_factory.mktemp("tr")
     generate_toycity(base / "toy", 3, 2, size=64, seed=1, progress=False, workers=1)
     c = apply_overrides(TrainConfig(), [f"data.root={base / 'toy'}", *TINY])
@@ -31,7 +31,7 @@ def toy_run(tmp_path_factory):
 
 
 def test_cityscapes_ids_at_twice_the_size(toy_run, tmp_path):
-    from p2peval.cityscapes import list_frames
+    from p2peval.data.cityscapes import list_frames
     toy, run = toy_run
     out = translate(run, toy, tmp_path / "res", size=128, show_progress=False)
     frames = list_frames(toy, "val")

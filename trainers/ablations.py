@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-from p2peval.registry import Registry
+from p2peval.core.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -95,8 +95,8 @@ def variant_config(ablation: AblationSet, variant: Variant, data: Path, *, size:
 
 def _check_finished(score_path: Path, config) -> None:
     """A finished variant is reused only if it was made with the same config."""
-    from p2peval.errors import ConfigError
-    from p2peval.scorefile import read_score
+    from p2peval.core.errors import ConfigError
+    from p2peval.report.scorefile import read_score
     from trainers.pix2pix.train import _flatten
 
     made = _flatten((read_score(score_path).get("ablation") or {}).get("config") or {})
@@ -117,9 +117,9 @@ def run_ablation(name: str, data: Path, out: Path, scorer: Path | None = None, *
     ``scorer`` (a scorer checkpoint) is required for labels -> photo sets. ``variants`` limits
     the run to some of the set's variants.
     """
-    from p2peval.cityscapes import find_cityscapes_root
-    from p2peval.errors import ConfigError
-    from p2peval.scorefile import write_json_atomic, write_score
+    from p2peval.data.cityscapes import find_cityscapes_root
+    from p2peval.core.errors import ConfigError
+    from p2peval.report.scorefile import write_json_atomic, write_score
     from trainers.pix2pix.train import resolve_device, train
     from trainers.pix2pix.translate import translate
 
@@ -129,7 +129,7 @@ def run_ablation(name: str, data: Path, out: Path, scorer: Path | None = None, *
     if ablation.task == "labels2photo" and scorer is None:
         raise ConfigError(f"ablation {name!r} scores photos with fcn-score: --scorer CKPT is required")
     if scorer is not None and not Path(scorer).is_file():
-        from p2peval.errors import InputError
+        from p2peval.core.errors import InputError
         raise InputError("no such scorer checkpoint", scorer)
     chosen = list(ablation.variants)
     if variants is not None:
@@ -164,12 +164,12 @@ def run_ablation(name: str, data: Path, out: Path, scorer: Path | None = None, *
         results = translate(run, data, out / "results" / v.name, split="val", device=device,
                             seed=seed, show_progress=show_progress)
         if ablation.task == "labels2photo":
-            from p2peval.evaluate import fcn_score
+            from p2peval.scoring.fcn_score import fcn_score
             score = fcn_score(results, scorer=scorer, cityscapes=cityscapes, split="val",
                               protocol=protocol, device=dev, n_resamples=n_resamples, seed=seed,
                               label=v.name, show_progress=show_progress)
         else:
-            from p2peval.evaluate import label_score
+            from p2peval.scoring.label_score import label_score
             score = label_score(results, cityscapes=cityscapes, split="val", protocol=protocol,
                                 n_resamples=n_resamples, seed=seed, label=v.name,
                                 show_progress=show_progress)

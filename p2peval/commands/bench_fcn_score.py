@@ -5,6 +5,7 @@ from __future__ import annotations
 HELP = ("Benchmark fcn-score: images/s end to end (decoding, resizing, preprocessing, forward, "
         "argmax, confusion) against the forward-pass-only rate of the same scorer at the same size "
         "on the same device. Target: end to end >= 0.85 x forward-only. Prints JSON.")
+
 EXAMPLES = """  p2peval bench fcn-score --protocol fast --n 16 --out results/benchmarks/fcn_score_fast_cpu.json
   p2peval bench fcn-score --protocol pix2pix --n 3 --repeats 3 --device cuda"""
 
@@ -24,145 +25,14 @@ def add_arguments(p) -> None:
     p.add_argument("--out", metavar="FILE.json", help="also write the JSON here (rewritten after every repeat)")
 
 
-def _hw(text: str) -> tuple[int, int]:
-    from p2peval.commands import parse_hw
-    from p2peval.errors import ConfigError
-    hw = parse_hw(text)
-    if hw is None:
-        raise ConfigError(f"expected HxW, got {text!r}")
-    return hw
-
-
-def _write_data(root, n: int, label_hw, result_hw, seed: int = 0) -> None:
-    """n frames: blocky raw label ids at label size, smooth random photos at result size."""
-    import numpy as np
-    from PIL import Image
-
-    from p2peval.labels import LABELS
-
-    rng = np.random.default_rng(seed)
-    ids = np.array([lab.id for lab in LABELS], dtype=np.uint8)
-    for i in range(n):
-        fid = f"benchcity_{i:06d}_000019"
-        d = root / "gtFine" / "val" / "benchcity"
-        d.mkdir(parents=True, exist_ok=True)
-        bh, bw = max(1, label_hw[0] // 16), max(1, label_hw[1] // 16)
-        lab = np.kron(rng.choice(ids, size=(bh, bw)), np.ones((16, 16), np.uint8))[: label_hw[0], : label_hw[1]]
-        Image.fromarray(np.ascontiguousarray(lab)).save(d / f"{fid}_gtFine_labelIds.png")
-        small = rng.integers(0, 256, size=(result_hw[0] // 8, result_hw[1] // 8, 3), dtype=np.uint8)
-        img = Image.fromarray(small).resize((result_hw[1], result_hw[0]), Image.BILINEAR)
-        (root / "results").mkdir(exist_ok=True)
-        img.save(root / "results" / f"{fid}_leftImg8bit.png")
-
 
 def run(args) -> int:
     import json
-    import os
-    import sys
-    import tempfile
-    import time
-    from pathlib import Path
+    from dataclasses import fields
 
-    import torch
+    from p2peval.bench.fcn_score import FcnScoreBenchOptions, run_benchmark
 
-    from p2peval.evaluate import _default_workers, fcn_score
-    from p2peval.inference import (check_device, load_checked_scorer, preprocess, scorer_logits,
-                                   tf32_disabled)
-    from p2peval.protocols import get_protocol
-    from p2peval.scorefile import write_json_atomic
-    from p2peval.scorers.checkpoint import save_scorer
-    from p2peval.scorers.registry import build_scorer
-
-    load0 = os.getloadavg()[0]
-    proto = get_protocol(args.protocol)
-    device = check_device(args.device)
-    label_hw = _hw(args.label_size)
-    result_hw = tuple(proto.generated_size)
-    eval_hw = label_hw if proto.eval_resolution == "label" else result_hw
-    bs = args.batch_size or (1 if proto.eval_resolution == "label" else 8)
-    workers = _default_workers() if args.workers is None else args.workers
-    with tempfile.TemporaryDirectory(prefix="p2peval-bench-") as tmp:
-        tmp = Path(tmp)
-        _write_data(tmp / "cs", args.n, label_hw, result_hw)
-        if args.scorer:
-            ckpt = Path(args.scorer)
-        else:
-            torch.manual_seed(0)
-            model, config = build_scorer(args.arch)
-            ckpt = tmp / "scorer.pt"
-            save_scorer(ckpt, model, arch=args.arch, config=config, protocol=proto.name)
-        model, meta, multiple = load_checked_scorer(ckpt, device)
-        loaded = (model, meta, multiple)
-        x8 = torch.randint(0, 256, (bs, *eval_hw, 3), dtype=torch.uint8, device=device)
-        xin = preprocess(x8, proto)  # (B, 3, H, W)
-
-        def sync():
-            if device.startswith("cuda"):
-                torch.cuda.synchronize()
-
-        def forward_only() -> float:
-            """Images/s of the forward pass alone over as many images as an end-to-end run."""
-            done = 0
-            sync()
-            t0 = time.perf_counter()
-            with tf32_disabled(device, proto), torch.inference_mode():
-                while done < args.n:
-                    scorer_logits(model, xin, multiple)
-                    done += bs
-            sync()
-            return done / (time.perf_counter() - t0)
-
-        def end_to_end() -> float:
-            t0 = time.perf_counter()
-            fcn_score(tmp / "cs" / "results", scorer=loaded, cityscapes=tmp / "cs", protocol=proto.name,
-                      device=device, batch_size=bs, workers=workers, n_resamples=100, show_progress=False)
-            sync()
-            return args.n / (time.perf_counter() - t0)
-
-        if not args.no_warmup:
-            with tf32_disabled(device, proto), torch.inference_mode():
-                scorer_logits(model, xin, multiple)  # warm-up (allocator, kernels)
-        fwd, e2e = [], []
-        for r in range(args.repeats):  # interleaved, so both see the same machine load
-            fwd.append(forward_only())
-            e2e.append(end_to_end())
-            print(f"bench fcn-score: run {r + 1}/{args.repeats}: forward-only {fwd[-1]:.3f} img/s, "
-                  f"end to end {e2e[-1]:.3f} img/s", file=sys.stderr, flush=True)
-            out = _summary(args, proto, device, meta, result_hw, label_hw, eval_hw, bs, workers, fwd, e2e, load0)
-            if args.out:  # after every repeat, so a long run that is stopped still leaves its figures
-                write_json_atomic(args.out, out)
+    opts = FcnScoreBenchOptions(**{f.name: getattr(args, f.name) for f in fields(FcnScoreBenchOptions)})
+    out = run_benchmark(opts)
     print(json.dumps(out, indent=2))
     return 0
-
-
-def _summary(args, proto, device, meta, result_hw, label_hw, eval_hw, bs, workers, fwd, e2e, load0) -> dict:
-    import os
-    import statistics
-    import sys
-
-    import torch
-
-    f_med, e_med = statistics.median(fwd), statistics.median(e2e)
-    ratio = e_med / f_med
-    return {
-        "benchmark": "fcn-score",
-        "command": " ".join(["p2peval", *sys.argv[1:]]),
-        "protocol": proto.name, "device": device,
-        "device_name": torch.cuda.get_device_name(device) if device.startswith("cuda") else "cpu",
-        "scorer_arch": meta.get("arch"), "scorer_weights": "checkpoint" if args.scorer else "random",
-        "result_size": list(result_hw), "label_size": list(label_hw), "eval_size": list(eval_hw),
-        "batch_size": bs, "workers": workers, "n_images": args.n, "repeats": args.repeats, "repeats_done": len(fwd),
-        "warmup": not args.no_warmup,
-        "end_to_end_images_per_s": e_med, "forward_only_images_per_s": f_med,
-        "ratio_end_to_end_to_forward": ratio, "target_ratio": 0.85, "meets_target": ratio >= 0.85,
-        "runs": {"end_to_end_images_per_s": e2e, "forward_only_images_per_s": fwd},
-        # Each repeat measures both back to back: the ratio within a repeat is steadier than the
-        # ratio of medians when the machine's load changes between repeats.
-        "ratio_per_repeat": [e / f for e, f in zip(e2e, fwd)],
-        "median_ratio_per_repeat": statistics.median(e / f for e, f in zip(e2e, fwd)),
-        "load_average_1min": {"start": load0, "end": os.getloadavg()[0]},
-        "torch_threads": torch.get_num_threads(), "cpu_count": os.cpu_count(),
-        "torch_version": torch.__version__,
-        "note": "medians of interleaved runs; end to end = the whole fcn_score call (pairing, decoding and "
-                "resizing in workers, preprocessing, forward, argmax, confusion, 100-resample bootstrap)",
-    }

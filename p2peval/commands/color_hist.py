@@ -33,7 +33,7 @@ def add_arguments(p):
 def _out_paths(args, labels):
     from pathlib import Path
 
-    from p2peval.errors import ConfigError
+    from p2peval.core.errors import ConfigError
 
     if not args.out:
         return [None] * len(labels)
@@ -53,9 +53,15 @@ def _out_paths(args, labels):
 def run(args):
     from pathlib import Path
 
-    from p2peval.color_hist import color_hist, count_images, find_images, folder_label, plot_color_hist
-    from p2peval.errors import ConfigError
+    from p2peval.core.errors import ConfigError
     from p2peval.metrics.color import LabBins
+    from p2peval.scoring.color_hist import (
+        color_hist,
+        count_images,
+        find_images,
+        folder_label,
+        plot_color_hist,
+    )
 
     bins = LabBins.parse(args.bins_L, args.bins_a, args.bins_b)
     if args.label and len(args.label) != len(args.results):

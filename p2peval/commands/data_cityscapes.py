@@ -13,7 +13,7 @@ EXAMPLES = ("  p2peval data cityscapes ~/data/cityscapes --out data/cityscapes_p
 
 
 def add_arguments(p) -> None:
-    from p2peval.cityscapes_prepare import FILTERS
+    from p2peval.data.cityscapes_prepare import FILTERS
 
     p.add_argument("root", metavar="ROOT", help="Cityscapes root (with leftImg8bit/ and gtFine/)")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
@@ -27,7 +27,7 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from p2peval.cityscapes_prepare import PrepareConfig, prepare_cityscapes
+    from p2peval.data.cityscapes_prepare import PrepareConfig, prepare_cityscapes
 
     cfg = PrepareConfig(size=args.size, photo_filter=args.photo_filter, label_filter=args.label_filter,
                         splits=tuple(s.strip() for s in args.splits.split(",") if s.strip()),

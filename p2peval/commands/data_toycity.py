@@ -21,9 +21,8 @@ def add_arguments(p):
 def run(args):
     import json
 
-    from p2peval.toycity import generate_toycity
-
-    from p2peval.errors import ConfigError
+    from p2peval.core.errors import ConfigError
+    from p2peval.data.toycity import generate_toycity
 
     n_val = max(1, args.n // 4) if args.val is None else args.val
     for flag, value, lo in (("--n", args.n, 1), ("--val", n_val, 1), ("--size", args.size, 16),

@@ -55,9 +55,9 @@ def finish(args, score) -> int:
     import json
     import sys
 
-    from p2peval.evaluate import print_score_table
-    from p2peval.partial_state import partial_path
-    from p2peval.scorefile import json_safe, write_score
+    from p2peval.core.partial_state import partial_path
+    from p2peval.report.scorefile import json_safe, write_score
+    from p2peval.scoring.stream import print_score_table
 
     if score is None:  # a non-zero torchrun rank
         return 0
@@ -79,8 +79,8 @@ def finish(args, score) -> int:
 def run(args) -> int:
     import os
 
-    from p2peval.errors import P2PError
-    from p2peval.evaluate import fcn_score
+    from p2peval.core.errors import P2PError
+    from p2peval.scoring.fcn_score import fcn_score
 
     try:
         score = fcn_score(

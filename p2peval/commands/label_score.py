@@ -18,7 +18,7 @@ def add_arguments(p) -> None:
 
 def run(args) -> int:
     from p2peval.commands.fcn_score import finish
-    from p2peval.evaluate import label_score
+    from p2peval.scoring.label_score import label_score
 
     score = label_score(
         args.pred, cityscapes=args.cityscapes, labels=args.labels, split=args.split,

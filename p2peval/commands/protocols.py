@@ -11,7 +11,7 @@ def add_arguments(p):
 def run(args):
     import json
 
-    from p2peval.protocols import PROTOCOLS
+    from p2peval.scoring.protocols import PROTOCOLS
 
     if args.json:
         print(json.dumps({n: PROTOCOLS.get(n).settings() for n in PROTOCOLS.names()}, indent=2))

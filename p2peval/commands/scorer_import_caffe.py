@@ -27,8 +27,8 @@ def run(args) -> int:
     import time
     from pathlib import Path
 
-    from p2peval.errors import InputError
-    from p2peval.scorers.caffe import import_caffe
+    from p2peval.core.errors import InputError
+    from p2peval.scorers.caffe_import import import_caffe
 
     out = Path(args.out)
     if out.exists() and not args.force:

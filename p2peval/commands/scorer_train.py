@@ -63,7 +63,7 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from p2peval.errors import ConfigError
+    from p2peval.core.errors import ConfigError
     from p2peval.scorers.train import train_scorer
 
     config = {}

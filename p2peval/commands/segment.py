@@ -35,7 +35,7 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from p2peval.evaluate import segment
+    from p2peval.scoring.segment import segment
 
     info = segment(args.images, scorer=args.scorer, out=args.out, protocol=args.protocol,
                    save_scores=args.save_scores, device=args.device, size=args.size,

@@ -28,9 +28,14 @@ def add_arguments(p):
 def run(args):
     from pathlib import Path
 
-    from p2peval.errors import ConfigError
-    from p2peval.scorefile import write_json_atomic
-    from p2peval.tables import build_table, comparisons_json, list_published, render
+    from p2peval.core.errors import ConfigError
+    from p2peval.report.scorefile import write_json_atomic
+    from p2peval.report.tables import (
+        build_table,
+        comparisons_json,
+        list_published,
+        render,
+    )
 
     if args.list_published:
         print(list_published())

@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from p2peval.errors import ConfigError
+from p2peval.core.errors import ConfigError
 
 CHANNELS = ("L", "a", "b")
 

@@ -22,7 +22,7 @@ from typing import Literal
 import numpy as np
 import torch
 
-from p2peval.labels import NUM_CLASSES
+from p2peval.data.labels import NUM_CLASSES
 
 EPS = 1e-12
 Mode = Literal["reference", "strict"]

@@ -1,6 +1,6 @@
 """Write Caffe model files (binary ``NetParameter``) for tests and benchmarks.
 
-The inverse of ``p2peval.scorers.caffe``: the same field numbers, written by hand. It writes
+The inverse of ``p2peval.scorers.caffe_proto``: the same field numbers, written by hand. It writes
 both layer forms (``layer``, field 100, and the legacy ``layers``, field 2, with V1 type enums)
 and both blob shape encodings (``shape``: a ``BlobShape``; ``legacy``: num/channels/height/width,
 so a bias of 20 values is stored as (1, 1, 1, 20)), packed or unpacked, float32 or float64.
@@ -18,7 +18,13 @@ from typing import Callable, Literal, Union
 
 import numpy as np
 
-from p2peval.scorers.caffe import V1_TYPE_IDS, WIRE_I32, WIRE_I64, WIRE_LEN, WIRE_VARINT
+from p2peval.scorers.caffe_proto import (
+    V1_TYPE_IDS,
+    WIRE_I32,
+    WIRE_I64,
+    WIRE_LEN,
+    WIRE_VARINT,
+)
 
 BlobSource = Union[np.ndarray, Callable[[], np.ndarray]]
 
@@ -197,8 +203,9 @@ def fcn8s_layers(weights: dict[str, BlobSource], config: dict) -> list[LayerSpec
     ``ConvTranspose2d``. Shapes come from ``config`` (widths, fc_width, num_outputs), so a
     blob may be a function that makes it.
     """
-    from p2peval.scorers.fcn8s import FCN8s, FCN8sConfig
     import torch
+
+    from p2peval.scorers.fcn8s import FCN8s, FCN8sConfig
 
     with torch.device("meta"):
         model = FCN8s(FCN8sConfig.from_dict(config))
@@ -264,8 +271,9 @@ def random_fcn8s_weights(config: dict, seed: int = 0) -> dict[str, Callable[[], 
     Each blob has its own generator seeded from (seed, blob index), so the values do not depend
     on the order in which blobs are made.
     """
-    from p2peval.scorers.fcn8s import FCN8s, FCN8sConfig
     import torch
+
+    from p2peval.scorers.fcn8s import FCN8s, FCN8sConfig
 
     with torch.device("meta"):
         model = FCN8s(FCN8sConfig.from_dict(config))

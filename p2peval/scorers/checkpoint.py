@@ -20,8 +20,8 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
-from p2peval.errors import InputError
-from p2peval.labels import CLASS_NAMES
+from p2peval.core.errors import InputError
+from p2peval.data.labels import CLASS_NAMES
 
 FORMAT = "p2peval-scorer"
 VERSION = 1

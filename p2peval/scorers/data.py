@@ -22,11 +22,11 @@ import numpy as np
 import torch
 from PIL import Image
 
-from p2peval.cityscapes import Frame, read_train_ids
-from p2peval.errors import InputError
-from p2peval.imageio import pil_bilinear_resize, read_rgb
-from p2peval.labels import IGNORE
-from p2peval.protocols import Protocol
+from p2peval.core.errors import InputError
+from p2peval.core.imageio import pil_bilinear_resize, read_rgb
+from p2peval.data.cityscapes import Frame, read_train_ids
+from p2peval.data.labels import IGNORE
+from p2peval.scoring.protocols import Protocol
 
 
 def downsample_photo(rgb: np.ndarray, size_hw: tuple[int, int]) -> np.ndarray:

@@ -11,7 +11,7 @@ from typing import Callable
 
 import torch.nn as nn
 
-from p2peval.registry import Registry
+from p2peval.core.registry import Registry
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from p2peval.errors import ConfigError, InputError, P2PError
+from p2peval.core.errors import ConfigError, InputError, P2PError
 
 STATE_FORMAT = "p2peval-scorer-train-state"
 OPTIMIZERS = ("adam", "sgd")
@@ -126,7 +126,7 @@ def _check_config(cfg: ScorerTrainConfig) -> None:
 
 
 def _frame_list_hash(frames) -> str:
-    from p2peval.scorefile import file_list_hash
+    from p2peval.report.scorefile import file_list_hash
     return file_list_hash(f.id for f in frames)
 
 
@@ -176,10 +176,10 @@ def _resolve_device(device: str, dist: _Dist) -> torch.device:
 def validate(model: nn.Module, frames, protocol, device: torch.device, size_multiple: int = 1,
              show_progress: bool = False) -> dict:
     """FCN-score of the real val photos (the "ground truth" row) with the project's metrics."""
+    from p2peval.core.progress import progress
     from p2peval.metrics.confusion import ConfusionAccumulator
-    from p2peval.progress import progress
-    from p2peval.inference import scorer_logits
     from p2peval.scorers.data import ScorerTrainingSet
+    from p2peval.scoring.inference import scorer_logits
 
     ds = ScorerTrainingSet(frames, protocol, cache_bytes=0)
     acc = ConfusionAccumulator()
@@ -213,12 +213,12 @@ def train_scorer(data: str | Path, *, arch: str, out: str | Path, protocol: str 
     With ``resume`` (default) an existing ``<out stem>.state.pt`` of the same settings is continued;
     a finished run is not trained again (give more ``steps``/``epochs`` to extend it).
     """
-    from p2peval.cityscapes import find_cityscapes_root, list_frames
-    from p2peval.progress import progress
-    from p2peval.protocols import get_protocol
+    from p2peval.core.progress import progress
+    from p2peval.data.cityscapes import find_cityscapes_root, list_frames
     from p2peval.scorers.checkpoint import save_scorer
     from p2peval.scorers.data import ScorerTrainingSet
     from p2peval.scorers.registry import ARCHS, build_scorer
+    from p2peval.scoring.protocols import get_protocol
 
     out = Path(out)
     proto = get_protocol(protocol)

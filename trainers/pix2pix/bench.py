@@ -84,7 +84,7 @@ def run(args) -> int:
 
     import torch
 
-    from p2peval.errors import ConfigError
+    from p2peval.core.errors import ConfigError
     from trainers.pix2pix.config import TrainConfig, apply_overrides, validate
     from trainers.pix2pix.step import Pix2PixModel, build_networks
     from trainers.pix2pix.train import resolve_device
@@ -179,6 +179,6 @@ def run(args) -> int:
     text = json.dumps(result, indent=2)
     print(text)
     if args.out:
-        from p2peval.scorefile import write_json_atomic
+        from p2peval.report.scorefile import write_json_atomic
         write_json_atomic(args.out, result)
     return 0

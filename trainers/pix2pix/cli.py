@@ -57,7 +57,7 @@ def run(args) -> int:
     import json
     from pathlib import Path
 
-    from p2peval.errors import ConfigError
+    from p2peval.core.errors import ConfigError
 
     config = build_config(args)
     if args.describe:

@@ -15,7 +15,7 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from p2peval.errors import ConfigError, InputError
+from p2peval.core.errors import ConfigError, InputError
 
 
 @dataclass
@@ -262,5 +262,5 @@ def channels(config: TrainConfig) -> tuple[int, int]:
 
 
 def save_config(config: TrainConfig, path: str | Path) -> Path:
-    from p2peval.scorefile import write_json_atomic
+    from p2peval.report.scorefile import write_json_atomic
     return write_json_atomic(path, config.to_dict())

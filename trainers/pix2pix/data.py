@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from p2peval.errors import InputError
+from p2peval.core.errors import InputError
 from trainers.pix2pix.colorspace import lab_to_rgb, rgb_to_lab
 from trainers.pix2pix.config import DataConfig
 
@@ -40,7 +40,7 @@ class Record:
 
 
 def _split_pair(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    from p2peval.imageio import read_rgb
+    from p2peval.core.imageio import read_rgb
     ab = read_rgb(path)
     h, w = ab.shape[:2]
     if w % 2:
@@ -49,14 +49,14 @@ def _split_pair(path: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _single(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    from p2peval.imageio import read_rgb
+    from p2peval.core.imageio import read_rgb
     im = read_rgb(path)
     return im, im
 
 
 def _cityscapes_pair(frame, need_photo: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    from p2peval.imageio import read_label, read_rgb
-    from p2peval.labels import label_ids_to_color
+    from p2peval.core.imageio import read_label, read_rgb
+    from p2peval.data.labels import label_ids_to_color
     color = read_rgb(frame.color) if Path(frame.color).is_file() else label_ids_to_color(read_label(frame.label_ids))
     if not Path(frame.image).is_file():
         if need_photo:
@@ -71,8 +71,8 @@ def _cityscapes_pair(frame, need_photo: bool = True) -> tuple[np.ndarray, np.nda
 
 def detect_layout(root: Path, split: str) -> str:
     """``cityscapes`` for a Cityscapes root or toy-city OUT, ``pix2pix`` for ``DIR/<split>/`` images."""
-    from p2peval.cityscapes import find_cityscapes_root
-    from p2peval.imageio import list_images
+    from p2peval.data.cityscapes import find_cityscapes_root
+    from p2peval.core.imageio import list_images
     try:
         find_cityscapes_root(root)
         return "cityscapes"
@@ -93,12 +93,12 @@ def list_records(root: str | Path, layout: str, split: str,
     ``need_photo=False`` lets Cityscapes frames without a photo through (translating labels ->
     photo needs only the labels); their B side is then black.
     """
-    from p2peval.imageio import list_images
+    from p2peval.core.imageio import list_images
     root = Path(root)
     if layout == "auto":
         layout = detect_layout(root, split)
     if layout == "cityscapes":
-        from p2peval.cityscapes import list_frames
+        from p2peval.data.cityscapes import list_frames
         frames = list_frames(root, split)
         return layout, [Record(f.id, True, (lambda f=f: _cityscapes_pair(f, need_photo)), a_is_label=True)
                         for f in frames]

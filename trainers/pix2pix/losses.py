@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from p2peval.registry import Registry
+from p2peval.core.registry import Registry
 
 
 @dataclass(frozen=True)

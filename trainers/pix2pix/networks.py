@@ -12,7 +12,7 @@ import math
 import torch
 from torch import nn
 
-from p2peval.registry import Registry
+from p2peval.core.registry import Registry
 
 NORMS: Registry = Registry("norm layer")
 NORMS.register("batch", lambda c: nn.BatchNorm2d(c, affine=True, track_running_stats=True))

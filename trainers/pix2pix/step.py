@@ -14,7 +14,7 @@ from torch import nn
 
 from trainers.pix2pix import losses as L
 from trainers.pix2pix.config import TrainConfig, channels
-from p2peval.errors import ConfigError
+from p2peval.core.errors import ConfigError
 from trainers.pix2pix.networks import (build_discriminator, build_generator, init_weights, output_size,
                                          receptive_field)
 

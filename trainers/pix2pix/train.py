@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from p2peval.errors import ConfigError, InputError, P2PError
+from p2peval.core.errors import ConfigError, InputError, P2PError
 from trainers.pix2pix.config import TrainConfig, config_from_dict, save_config, validate
 from trainers.pix2pix.data import PairDataset, epoch_batches, lab_to_uint8, list_records, to_uint8
 from trainers.pix2pix.step import Pix2PixModel, lr_factor
@@ -163,8 +163,8 @@ def train(config: TrainConfig, out: Path, resume: bool = False, show_progress: b
     saved one) and starts fresh otherwise. ``max_steps`` stops after that many iterations in this
     call (with a checkpoint), as an interruption would; a later ``resume`` continues exactly.
     """
-    from p2peval.imageio import write_png
-    from p2peval.progress import progress
+    from p2peval.core.imageio import write_png
+    from p2peval.core.progress import progress
 
     config = validate(config)
     out = Path(out)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from p2peval.errors import ConfigError, InputError
+from p2peval.core.errors import ConfigError, InputError
 from trainers.pix2pix.config import channels
 from trainers.pix2pix.data import PairDataset, lab_to_uint8, list_records, to_uint8
 from trainers.pix2pix.networks import build_generator
@@ -53,7 +53,7 @@ def _output_names(rec, real_images: bool) -> list[str]:
 
 def _refuse_foreign_images(out: Path, records, real_images: bool) -> None:
     """A results folder is scored as a whole: refuse to mix in images of another run."""
-    from p2peval.imageio import list_images
+    from p2peval.core.imageio import list_images
     if not out.is_dir():
         return
     ours = {n for rec in records for n in _output_names(rec, real_images)}
@@ -71,9 +71,9 @@ def translate(run: Path, data: Path, out: Path, size: int | None = None, eval_mo
     ``rounding="truncate"`` converts to uint8 exactly as the reference's ``tensor2im`` does
     (see ``data.to_uint8``); the default rounds to the nearest level.
     """
-    from p2peval.imageio import write_png
-    from p2peval.progress import progress
-    from p2peval.scorefile import sha256_file, write_json_atomic
+    from p2peval.core.imageio import write_png
+    from p2peval.core.progress import progress
+    from p2peval.report.scorefile import sha256_file, write_json_atomic
 
     dev = resolve_device(device)
     G, info = load_generator(Path(run), dev)

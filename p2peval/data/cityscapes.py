@@ -1,0 +1,89 @@
+"""The Cityscapes folder layout: frames, ids and ground-truth labels.
+
+A Cityscapes root holds ``gtFine/<split>/<city>/<id>_gtFine_labelIds.png`` (and ``_color.png``)
+and ``leftImg8bit/<split>/<city>/<id>_leftImg8bit.png``. Frames are listed the way the reference
+evaluator lists them (REFERENCE.md 1.1): cities sorted, frames sorted within each city.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from p2peval.core.errors import InputError
+
+# <city>_<seq:06d>_<frame:06d>, at the start of any Cityscapes file name.
+FRAME_ID_RE = re.compile(r"^([a-z_]+)_(\d{6})_(\d{6})")
+LABEL_SUFFIX = "_gtFine_labelIds.png"
+COLOR_SUFFIX = "_gtFine_color.png"
+IMAGE_SUFFIX = "_leftImg8bit.png"
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One Cityscapes frame: its id and the paths of its photo and labels."""
+
+    id: str  # e.g. "frankfurt_000000_000294"
+    city: str
+    split: str
+    image: Path  # leftImg8bit photo (may not exist: only labels are needed for scoring)
+    label_ids: Path  # gtFine_labelIds.png (raw label ids)
+    color: Path  # gtFine_color.png
+
+
+def frame_id(filename: str | Path) -> str | None:
+    """The Cityscapes id ``<city>_<seq>_<frame>`` a file name starts with, or None."""
+    m = FRAME_ID_RE.match(Path(filename).name)
+    if m is None:
+        return None
+    return f"{m.group(1)}_{m.group(2)}_{m.group(3)}"
+
+
+def is_cityscapes_root(path: str | Path) -> bool:
+    """True if ``path`` has a ``gtFine`` folder with at least one split inside."""
+    gt = Path(path) / "gtFine"
+    return gt.is_dir() and any(p.is_dir() for p in gt.iterdir())
+
+
+def find_cityscapes_root(path: str | Path) -> Path:
+    """A Cityscapes root, or a folder containing ``cityscapes/`` (as toy-city writes it)."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError("no such folder", path)
+    if is_cityscapes_root(path):
+        return path
+    if is_cityscapes_root(path / "cityscapes"):
+        return path / "cityscapes"
+    raise InputError("not a Cityscapes root (expected gtFine/<split>/<city>/*"
+                     f"{LABEL_SUFFIX}, or a folder containing cityscapes/)", path)
+
+
+def list_frames(root: str | Path, split: str = "val") -> list[Frame]:
+    """Frames of ``split`` from ``gtFine/<split>/<city>/*_gtFine_labelIds.png``, reference order."""
+    root = find_cityscapes_root(root)
+    split_dir = root / "gtFine" / split
+    if not split_dir.is_dir():
+        have = sorted(p.name for p in (root / "gtFine").iterdir() if p.is_dir())
+        raise InputError(f"no split {split!r} (have: {', '.join(have) or 'none'})", split_dir)
+    frames: list[Frame] = []
+    for city_dir in sorted(p for p in split_dir.iterdir() if p.is_dir()):
+        for label in sorted(city_dir.glob("*" + LABEL_SUFFIX)):
+            fid = label.name[: -len(LABEL_SUFFIX)]
+            frames.append(Frame(
+                id=fid, city=city_dir.name, split=split,
+                image=root / "leftImg8bit" / split / city_dir.name / f"{fid}{IMAGE_SUFFIX}",
+                label_ids=label, color=city_dir / f"{fid}{COLOR_SUFFIX}"))
+    if not frames:
+        raise InputError(f"no *{LABEL_SUFFIX} files in split {split!r}", split_dir)
+    return frames
+
+
+def read_train_ids(path: str | Path) -> np.ndarray:
+    """Read a ``gtFine_labelIds.png`` and map raw ids to train ids: (H, W) uint8, 255 = ignore."""
+    from p2peval.core.imageio import read_label
+    from p2peval.data.labels import label_ids_to_train_ids
+
+    return label_ids_to_train_ids(read_label(path))
