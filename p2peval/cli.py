@@ -76,11 +76,18 @@ def _resolve(argv: list[str]) -> tuple[tuple[str, ...] | None, list[str]]:
     return None, argv
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, with a usage error as one line naming the option (exit 2) instead of the usage block."""
+
+    def error(self, message: str):
+        self.exit(2, f"{PROG}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser(path: tuple[str, ...]) -> tuple[argparse.ArgumentParser, object]:
     module_name, helptext = COMMANDS[path]
     module = importlib.import_module(module_name)
     epilog = getattr(module, "EXAMPLES", None)
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog=f"{PROG} {' '.join(path)}", description=getattr(module, "HELP", helptext),
         epilog=("example:\n" + epilog) if epilog else None,
         formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -120,7 +127,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         parser, module = build_parser(path)
         # Intermixed: options may stand between positionals (p2peval table a.json --out t.md b.json).
-        args = parser.parse_intermixed_args(rest)
+        try:
+            args = parser.parse_intermixed_args(rest)
+        except SystemExit as e:  # --help (0) or a usage error, already printed as one line (2)
+            return int(e.code or 0)
         args.command_path = path
         rc = module.run(args)
         return int(rc or 0)

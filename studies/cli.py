@@ -8,7 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+from p2peval.commands import (NumberType, confidence_level, nonneg_float, nonneg_int, port_number,
+                              positive_int, probability)
+
 from p2peval.core.errors import ConfigError
+
+AT_LEAST_100 = NumberType(int, 100)  # resamples and permutations: fewer make the p-values meaningless
 
 HELP = "real-vs-fake perceptual studies: serve the app, analyse, export, simulate"
 EXAMPLES = """\
@@ -23,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser, path: tuple[str, ...]) -> Non
     if cmd == "serve":
         parser.description = "Run the study web app (Streamlit) for participants and the admin."
         parser.add_argument("study", help="study TOML file")
-        parser.add_argument("--port", type=int, default=8501)
+        parser.add_argument("--port", type=port_number, default=8501)
         parser.add_argument("--address", default="127.0.0.1",
                             help="address to listen on (0.0.0.0 to serve other machines)")
         parser.add_argument("--db", default=None,
@@ -37,12 +42,12 @@ def add_arguments(parser: argparse.ArgumentParser, path: tuple[str, ...]) -> Non
         parser.add_argument("source", help="database URL or CSV from 'p2peval study export'")
         parser.add_argument("--out", default=None, help="score JSON to write")
         parser.add_argument("--study", default=None, help="study name (if the source holds several)")
-        parser.add_argument("--max-vigilance-failures", type=int, default=0,
+        parser.add_argument("--max-vigilance-failures", type=nonneg_int, default=0,
                             help="exclude participants failing more vigilance trials (default 0)")
-        parser.add_argument("--n-resamples", type=int, default=10000)
-        parser.add_argument("--permutations", type=int, default=10000)
-        parser.add_argument("--seed", type=int, default=0)
-        parser.add_argument("--level", type=float, default=0.95)
+        parser.add_argument("--n-resamples", type=AT_LEAST_100, default=10000)
+        parser.add_argument("--permutations", type=AT_LEAST_100, default=10000)
+        parser.add_argument("--seed", type=nonneg_int, default=0)
+        parser.add_argument("--level", type=confidence_level, default=0.95)
     elif cmd == "export":
         parser.description = "Write every stored answer as CSV (one row per answered trial)."
         parser.add_argument("source", help="database URL")
@@ -52,20 +57,20 @@ def add_arguments(parser: argparse.ArgumentParser, path: tuple[str, ...]) -> Non
         parser.description = ("Write synthetic answers into a database (for testing and planning) "
                               "and estimate the power to separate two rates.")
         parser.add_argument("study", help="study TOML file")
-        parser.add_argument("--participants", type=int, required=True,
+        parser.add_argument("--participants", type=positive_int, required=True,
                             help="synthetic participants in all (assigned as in the app)")
         parser.add_argument("--rates", required=True,
                             help="'%% labeled real' per algorithm as fractions: NAME=RATE,...")
         parser.add_argument("--db", default=None,
                             help="database URL (default: sqlite:///<study>-simulated.db beside "
                                  "the study file; never the study's own database)")
-        parser.add_argument("--participant-sd", type=float, default=0.1,
+        parser.add_argument("--participant-sd", type=nonneg_float, default=0.1,
                             help="between-participant standard deviation of the rate")
-        parser.add_argument("--vigilance-fail-rate", type=float, default=0.0)
+        parser.add_argument("--vigilance-fail-rate", type=probability, default=0.0)
         parser.add_argument("--power", default="10,20,30,50,75,100",
                             help="participants per algorithm to estimate power for ('' for none)")
-        parser.add_argument("--power-sims", type=int, default=300)
-        parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--power-sims", type=NumberType(int, 10), default=300)
+        parser.add_argument("--seed", type=nonneg_int, default=0)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -111,8 +116,6 @@ def _analyze(args) -> int:
     from p2peval.report.scorefile import write_score
     from studies.analysis import analyze, load_answers, print_report
 
-    if args.n_resamples < 100 or args.permutations < 100:
-        raise ConfigError("--n-resamples and --permutations must be at least 100")
     if not 0 < args.level < 1:
         raise ConfigError(f"--level must be in (0, 1), got {args.level}")
     rows = load_answers(args.source)
@@ -153,8 +156,6 @@ def _simulate(args) -> int:
     rates = parse_rates(args.rates, list(config.algorithms))
     if args.participants < 1:
         raise ConfigError(f"--participants must be at least 1, got {args.participants}")
-    if args.power_sims < 10:
-        raise ConfigError(f"--power-sims must be at least 10, got {args.power_sims}")
     if not 0 <= args.vigilance_fail_rate <= 1:
         raise ConfigError(f"--vigilance-fail-rate must be in [0, 1], got {args.vigilance_fail_rate}")
     if not 0 <= args.participant_sd <= 0.5:

@@ -90,4 +90,4 @@ def test_bad_input(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("p2peval: error:") == 1 and "made by another version of preset" in err
     assert main(["reproduce", "toycity-smoke", "--out", str(out), "--threads", "0"]) == 2
-    assert "--threads must be >= 1" in capsys.readouterr().err
+    assert "argument --threads: must be an integer >= 1" in capsys.readouterr().err

@@ -172,7 +172,7 @@ def test_simulate_bad_rates(tmp_path, capsys):
     assert "missing: blurry" in _err(capsys, base + ["--rates", "sharp=0.1"])
     assert "RATE in [0, 1]" in _err(capsys, base + ["--rates", "sharp=2,blurry=0.1"])
     ok = ["--rates", "sharp=0.1,blurry=0.1"]
-    assert "--power-sims must be at least 10" in _err(capsys, base + ok + ["--power-sims", "0"])
-    assert "--participants must be at least 1" in _err(capsys, base[:4] + ["0"] + base[5:] + ok)
+    assert "argument --power-sims: must be an integer >= 10" in _err(capsys, base + ok + ["--power-sims", "0"])
+    assert "argument --participants: must be an integer >= 1" in _err(capsys, base[:4] + ["0"] + base[5:] + ok)
     assert "study's own database" in _err(capsys, base + ["--rates", "sharp=0.1,blurry=0.1", "--db",
                                                           f"sqlite:///{study.with_suffix('.db').resolve()}"])

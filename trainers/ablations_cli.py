@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from p2peval.commands import nonneg_int, positive_int
+
 HELP = "The pix2pix paper's ablations as named sets: list them, or train, translate and score every variant."
 EXAMPLES = """  p2peval ablation list
   p2peval ablation run losses --data data/toy --scorer scorer.pt --out ablations/losses --size 64 --steps 500
@@ -17,16 +19,16 @@ def add_arguments(p, path=("ablation", "run")) -> None:
     p.add_argument("--data", required=True, help="Cityscapes root or toy-city folder")
     p.add_argument("--out", required=True, help="output folder (runs/, results/, scores/, ablation.json)")
     p.add_argument("--scorer", help="scorer checkpoint for fcn-score (labels -> photo sets)")
-    p.add_argument("--size", type=int, default=256, help="training and generated size (default 256)")
-    p.add_argument("--steps", type=int, help="training iterations per variant")
-    p.add_argument("--epochs", type=int, help="training epochs per variant (default 200 unless --steps)")
+    p.add_argument("--size", type=positive_int, default=256, help="training and generated size (default 256)")
+    p.add_argument("--steps", type=positive_int, help="training iterations per variant")
+    p.add_argument("--epochs", type=positive_int, help="training epochs per variant (default 200 unless --steps)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="config override for every variant, e.g. --set generator.ngf=32")
     p.add_argument("--variant", action="append", help="run only this variant (repeatable)")
     p.add_argument("--device", default="auto")
     p.add_argument("--protocol", default="pix2pix", help="scoring protocol (default pix2pix)")
-    p.add_argument("--n-resamples", type=int, default=1000, help="bootstrap resamples for the CIs")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--n-resamples", type=positive_int, default=1000, help="bootstrap resamples for the CIs")
+    p.add_argument("--seed", type=nonneg_int, default=0)
     p.add_argument("--quiet", action="store_true", help="no progress output")
 
 

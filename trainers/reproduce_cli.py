@@ -1,5 +1,7 @@
 """``p2peval reproduce``: run a named end-to-end chain and write everything with a README."""
 
+from p2peval.commands import positive_int
+
 HELP = ("Run a named end-to-end chain: generate toy-city -> train a scorer -> train and translate "
         "every variant -> fcn-score and color-hist -> comparison table and colour plot, with a README "
         "listing the command that made each file. Resumable: finished steps are skipped.")
@@ -12,7 +14,7 @@ def add_arguments(p):
     p.add_argument("preset", nargs="?", help="preset name (see --list)")
     p.add_argument("--out", help="output folder (default results/<preset>)")
     p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
-    p.add_argument("--threads", type=int, default=1,
+    p.add_argument("--threads", type=positive_int, default=1,
                    help="torch CPU threads (default 1: on a busy machine more threads wait on each other)")
     p.add_argument("--list", action="store_true", help="list the presets and their settings")
     p.add_argument("--quiet", action="store_true", help="no progress bars (step lines still print)")

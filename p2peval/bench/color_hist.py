@@ -59,9 +59,9 @@ def run_benchmark(opts: ColorHistBenchOptions) -> dict:
     import time
     from pathlib import Path
 
+    from p2peval.core.atomic import write_json_atomic
     from p2peval.core.errors import ConfigError
     from p2peval.metrics.color import LabBins, lab_kernel
-    from p2peval.report.scorefile import write_json_atomic
     from p2peval.scoring.color_hist import (
         count_images,
         default_workers,

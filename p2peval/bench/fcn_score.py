@@ -64,7 +64,7 @@ def run_benchmark(opts: FcnScoreBenchOptions) -> dict:
 
     import torch
 
-    from p2peval.report.scorefile import write_json_atomic
+    from p2peval.core.atomic import write_json_atomic
     from p2peval.scorers.checkpoint import save_scorer
     from p2peval.scorers.registry import build_scorer
     from p2peval.scoring.fcn_score import fcn_score

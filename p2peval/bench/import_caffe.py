@@ -86,8 +86,8 @@ def run_benchmark(opts: ImportCaffeBenchOptions) -> dict:
     import time
     from pathlib import Path
 
+    from p2peval.core.atomic import write_json_atomic
     from p2peval.core.errors import ConfigError
-    from p2peval.report.scorefile import write_json_atomic
     from p2peval.scorers.caffe_writer import (
         random_fcn8s_weights,
         write_fcn8s_caffemodel,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from p2peval.commands import nonneg_int, positive_int
+
 HELP = ("Benchmark color-hist on a generated folder of PNG images: megapixels/s end to end (decode, "
         "sRGB->Lab, histograms, bootstrap and score) and for decoding alone through the same worker "
         "pool; medians of --repeats runs, measured in one process. Target: end to end >= 0.8 x decoding.")
@@ -12,12 +14,12 @@ EXAMPLES = ("  p2peval bench color-hist --out results/benchmarks\n"
 
 def add_arguments(p) -> None:
     p.add_argument("--out", default="results/benchmarks", help="folder for color_hist.json")
-    p.add_argument("--images", type=int, default=200, help="images in the generated folder (default 200)")
-    p.add_argument("--size", type=int, default=256, help="image side in pixels (default 256)")
-    p.add_argument("--workers", type=int, default=None, help="worker processes (default: as color-hist)")
-    p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--repeats", type=int, default=3, help="runs per measurement (median reported)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--images", type=positive_int, default=200, help="images in the generated folder (default 200)")
+    p.add_argument("--size", type=positive_int, default=256, help="image side in pixels (default 256)")
+    p.add_argument("--workers", type=nonneg_int, default=None, help="worker processes (default: as color-hist)")
+    p.add_argument("--batch-size", type=positive_int, default=8)
+    p.add_argument("--repeats", type=positive_int, default=3, help="runs per measurement (median reported)")
+    p.add_argument("--seed", type=nonneg_int, default=0)
 
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from p2peval.commands import nonneg_int, positive_int
+
 HELP = ("Benchmark fcn-score: images/s end to end (decoding, resizing, preprocessing, forward, "
         "argmax, confusion) against the forward-pass-only rate of the same scorer at the same size "
         "on the same device. Target: end to end >= 0.85 x forward-only. Prints JSON.")
@@ -15,10 +17,10 @@ def add_arguments(p) -> None:
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     p.add_argument("--arch", default="fcn8s", help="scorer architecture, random weights (default fcn8s)")
     p.add_argument("--scorer", metavar="CKPT", help="use this checkpoint instead of random weights")
-    p.add_argument("--n", type=int, default=16, help="images per end-to-end run (default 16)")
-    p.add_argument("--repeats", type=int, default=3, help="runs of each kind; medians are reported (default 3)")
-    p.add_argument("--batch-size", type=int, default=None, help="as fcn-score (default 1 at label resolution, else 8)")
-    p.add_argument("--workers", type=int, default=None, help="decoding workers (default as fcn-score)")
+    p.add_argument("--n", type=positive_int, default=16, help="images per end-to-end run (default 16)")
+    p.add_argument("--repeats", type=positive_int, default=3, help="runs of each kind; medians are reported (default 3)")
+    p.add_argument("--batch-size", type=positive_int, default=None, help="as fcn-score (default 1 at label resolution, else 8)")
+    p.add_argument("--workers", type=nonneg_int, default=None, help="decoding workers (default as fcn-score)")
     p.add_argument("--label-size", default="1024x2048", help="ground-truth size HxW (default 1024x2048, Cityscapes)")
     p.add_argument("--no-warmup", action="store_true",
                    help="skip the untimed warm-up forward pass (for very slow runs)")

@@ -1,5 +1,7 @@
 """``p2peval color-hist``: Lab colour-distribution intersection of results folders with a reference."""
 
+from p2peval.commands import confidence_level, nonneg_int, positive_int
+
 HELP = ("Lab colour-distribution score (the pix2pix paper's Figure 7): per-channel Lab histograms "
         "over all pixels, histogram intersection with the reference, bootstrap CI over images.")
 EXAMPLES = """  p2peval color-hist results/L1 --reference data/toy/real_val --out scores/L1.color.json
@@ -22,11 +24,11 @@ def add_arguments(p):
     p.add_argument("--bins-L", help="L bins: N or LO:HI:N (default 0:100:100)")
     p.add_argument("--bins-a", help="a bins: N or LO:HI:N (default -128:128:256)")
     p.add_argument("--bins-b", help="b bins: N or LO:HI:N (default -128:128:256)")
-    p.add_argument("--workers", type=int, default=None, help="decoding processes (default: up to 4; 0 = in process)")
-    p.add_argument("--batch-size", type=int, default=8, help="images per worker task (default 8)")
-    p.add_argument("--n-resamples", type=int, default=1000, help="bootstrap resamples (default 1000)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--level", type=float, default=0.95, help="confidence level (default 0.95)")
+    p.add_argument("--workers", type=nonneg_int, default=None, help="decoding processes (default: up to 4; 0 = in process)")
+    p.add_argument("--batch-size", type=positive_int, default=8, help="images per worker task (default 8)")
+    p.add_argument("--n-resamples", type=positive_int, default=1000, help="bootstrap resamples (default 1000)")
+    p.add_argument("--seed", type=nonneg_int, default=0)
+    p.add_argument("--level", type=confidence_level, default=0.95, help="confidence level (default 0.95)")
     p.add_argument("--quiet", action="store_true", help="no progress output")
 
 

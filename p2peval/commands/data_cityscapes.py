@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from p2peval.commands import nonneg_int, positive_int
+
 HELP = ("From a Cityscapes download (leftImg8bit/ and gtFine/), write what the paper's Cityscapes "
         "rows need: pix2pix pairs OUT/{train,val}/<n>.png (photo | colour label, 256x256 each, "
         "numbered 1..N in sorted order, with OUT/{train,val}_ids.csv for --match) and "
@@ -17,12 +19,12 @@ def add_arguments(p) -> None:
 
     p.add_argument("root", metavar="ROOT", help="Cityscapes root (with leftImg8bit/ and gtFine/)")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
-    p.add_argument("--size", type=int, default=256, help="side of each half of a pair (default 256)")
+    p.add_argument("--size", type=positive_int, default=256, help="side of each half of a pair (default 256)")
     p.add_argument("--photo-filter", default="bicubic", choices=FILTERS, help="PIL filter for photos")
     p.add_argument("--label-filter", default="nearest", choices=FILTERS, help="PIL filter for colour labels")
     p.add_argument("--splits", default="train,val", help="comma-separated splits (default train,val)")
     p.add_argument("--no-ground-truth", action="store_true", help="do not write ground_truth_<size>/")
-    p.add_argument("--workers", type=int, default=None, help="processes (default: up to 4)")
+    p.add_argument("--workers", type=nonneg_int, default=None, help="processes (default: up to 4)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 

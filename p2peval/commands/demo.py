@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from p2peval.commands import nonneg_int, positive_int
+
 HELP = ("The main job on toy-city, end to end: generate toy-city, train a small FCN-8s scorer the "
         "way the reference scorer was trained, FCN-score the real val photos (the 'ground truth' "
         "row) and degraded versions of them (blurred, colour-shifted, the colour labels), print "
@@ -14,12 +16,12 @@ def add_arguments(p) -> None:
     from p2peval.demo import DemoConfig
     d = DemoConfig()
     p.add_argument("--out", default="results/demo", help="output folder (default results/demo)")
-    p.add_argument("--n-train", type=int, default=d.n_train, help=f"toy-city train frames (default {d.n_train})")
-    p.add_argument("--n-val", type=int, default=d.n_val, help=f"toy-city val frames (default {d.n_val})")
-    p.add_argument("--steps", type=int, default=d.steps, help=f"scorer training steps (default {d.steps})")
+    p.add_argument("--n-train", type=positive_int, default=d.n_train, help=f"toy-city train frames (default {d.n_train})")
+    p.add_argument("--n-val", type=positive_int, default=d.n_val, help=f"toy-city val frames (default {d.n_val})")
+    p.add_argument("--steps", type=positive_int, default=d.steps, help=f"scorer training steps (default {d.steps})")
     p.add_argument("--arch", default=d.arch, help=f"scorer architecture (default {d.arch})")
     p.add_argument("--device", default=d.device, help="cpu (default) or cuda")
-    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--seed", type=nonneg_int, default=d.seed)
     p.add_argument("--quiet", action="store_true", help="no progress output")
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from p2peval.commands import nonneg_float, nonneg_int, positive_int, probability
+
 HELP = ("FCN-score (per-pixel accuracy, per-class accuracy, class IoU) of generated Cityscapes "
         "photos, with bootstrap confidence intervals over frames. Protocol pix2pix (default) "
         "reproduces the reference evaluator exactly, including its index-19 quirk (reported).")
@@ -27,15 +29,15 @@ def add_ground_truth_arguments(p) -> None:
                    "state SCORE.json.partial.npz lets an interrupted run resume")
     p.add_argument("--no-resume", action="store_true", help="ignore a partial state left by an earlier run")
     p.add_argument("--label", help="row name for tables (default: from manifest.json or the folder name)")
-    p.add_argument("--bootstrap", type=int, default=1000, metavar="N",
+    p.add_argument("--bootstrap", type=positive_int, default=1000, metavar="N",
                    help="bootstrap resamples for the 95%% CIs (default 1000)")
-    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
-    p.add_argument("--workers", type=int, default=None, help="decoding worker processes (default: cores-1, max 4)")
+    p.add_argument("--seed", type=nonneg_int, default=0, help="bootstrap seed (default 0)")
+    p.add_argument("--workers", type=nonneg_int, default=None, help="decoding worker processes (default: cores-1, max 4)")
     p.add_argument("--labels-side", choices=("whole", "A", "B"), default="whole",
                    help="with --labels: use the left (A) or right (B) half of pix2pix A|B pair images")
-    p.add_argument("--color-tolerance", type=float, default=60.0,
+    p.add_argument("--color-tolerance", type=nonneg_float, default=60.0,
                    help="RGB distance within which a colour matches a class colour (default 60)")
-    p.add_argument("--max-unmatched", type=float, default=0.1,
+    p.add_argument("--max-unmatched", type=probability, default=0.1,
                    help="refuse a colour label image with a larger fraction of unmatched pixels (default 0.1)")
     p.add_argument("--json", action="store_true", help="print the score JSON instead of the table")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no table")
@@ -46,7 +48,7 @@ def add_arguments(p) -> None:
     p.add_argument("--scorer", required=True, metavar="CKPT", help="scorer checkpoint (p2peval scorer import-caffe / train)")
     add_ground_truth_arguments(p)
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
-    p.add_argument("--batch-size", type=int, default=None,
+    p.add_argument("--batch-size", type=positive_int, default=None,
                    help="images per forward pass (default: 1 at label resolution, 8 otherwise)")
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from p2peval.commands import nonneg_float, nonneg_int, positive_float, positive_int
+
 HELP = ("Train a segmentation scorer on Cityscapes (native layout) or toy-city the way the "
         "reference FCN-8s was trained: photos downsampled to the protocol's 256x256 and upsampled "
         "back, against full-resolution train-id labels (ignore 255). Resumes automatically from "
@@ -38,25 +40,25 @@ def add_arguments(p) -> None:
     p.add_argument("--arch", required=True, help="scorer architecture (see 'p2peval scorer list')")
     p.add_argument("--out", required=True, help="checkpoint to write (resume state goes beside it)")
     p.add_argument("--protocol", default="pix2pix", help="protocol the scorer is trained for (default pix2pix)")
-    p.add_argument("--epochs", type=int, default=20, help="epochs over the train split (default 20)")
-    p.add_argument("--steps", type=int, default=None, help="total optimizer steps (overrides --epochs)")
-    p.add_argument("--batch-size", type=int, default=1, help="global batch size (default 1)")
+    p.add_argument("--epochs", type=positive_int, default=20, help="epochs over the train split (default 20)")
+    p.add_argument("--steps", type=positive_int, default=None, help="total optimizer steps (overrides --epochs)")
+    p.add_argument("--batch-size", type=positive_int, default=1, help="global batch size (default 1)")
     p.add_argument("--optimizer", default="adam", help="adam (default) or sgd (momentum 0.9)")
-    p.add_argument("--lr", type=float, default=1e-3, help="learning rate (default 1e-3)")
+    p.add_argument("--lr", type=positive_float, default=1e-3, help="learning rate (default 1e-3)")
     p.add_argument("--lr-schedule", default="poly", help="poly (default; lr*(1-step/total)^0.9) or constant")
-    p.add_argument("--weight-decay", type=float, default=0.0)
+    p.add_argument("--weight-decay", type=nonneg_float, default=0.0)
     p.add_argument("--crop", type=_size, default=None, metavar="HxW",
                    help="random crops of input and label (for memory); default: whole frames")
     p.add_argument("--no-mirror", action="store_true", help="no random horizontal mirroring")
     p.add_argument("--widths", type=_widths, default=None, metavar="W1,...,W5",
                    help="FCN-8s conv block widths (fcn8s archs only)")
-    p.add_argument("--fc-width", type=int, default=None, help="FCN-8s fc6/fc7 width (fcn8s archs only)")
+    p.add_argument("--fc-width", type=positive_int, default=None, help="FCN-8s fc6/fc7 width (fcn8s archs only)")
     p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
-    p.add_argument("--workers", type=int, default=0,
+    p.add_argument("--workers", type=nonneg_int, default=0,
                    help="processes preparing batches (default 0: in the main process)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--save-every", type=int, default=100, help="steps between checkpoints (default 100)")
-    p.add_argument("--val-frames", type=int, default=None, help="validate on the first N val frames only")
+    p.add_argument("--seed", type=nonneg_int, default=0)
+    p.add_argument("--save-every", type=positive_int, default=100, help="steps between checkpoints (default 100)")
+    p.add_argument("--val-frames", type=positive_int, default=None, help="validate on the first N val frames only")
     p.add_argument("--no-val", action="store_true", help="no validation after each epoch")
     p.add_argument("--no-resume", action="store_true", help="start over even if a resume state exists")
     p.add_argument("--quiet", action="store_true", help="no progress output")

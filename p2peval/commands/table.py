@@ -1,5 +1,7 @@
 """``p2peval table``: comparison tables from score files."""
 
+from p2peval.commands import confidence_level, nonneg_int, positive_int
+
 HELP = ("Comparison table from score files: one row per label, columns per metric with +/- or "
         "[lo, hi], best value per column in bold, published rows beside, paired significance marks.")
 EXAMPLES = """  p2peval table scores/*.json
@@ -19,17 +21,17 @@ def add_arguments(p):
     p.add_argument("--label", action="append", help="row label per score file (default: the file's label)")
     p.add_argument("--ci", default="se", choices=("se", "interval", "none"),
                    help="uncertainty shown: +/- standard error (se), [lo, hi] (interval) or none")
-    p.add_argument("--n-resamples", type=int, default=1000, help="paired bootstrap resamples (default 1000)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--level", type=float, default=0.95)
+    p.add_argument("--n-resamples", type=positive_int, default=1000, help="paired bootstrap resamples (default 1000)")
+    p.add_argument("--seed", type=nonneg_int, default=0)
+    p.add_argument("--level", type=confidence_level, default=0.95)
     p.add_argument("--comparisons", metavar="JSON", help="also write every paired comparison as JSON")
 
 
 def run(args):
     from pathlib import Path
 
+    from p2peval.core.atomic import write_json_atomic
     from p2peval.core.errors import ConfigError
-    from p2peval.report.scorefile import write_json_atomic
     from p2peval.report.tables import (
         build_table,
         comparisons_json,
@@ -51,13 +53,9 @@ def run(args):
                         n_resamples=args.n_resamples, seed=args.seed, level=args.level)
     text = render(table, fmt or "md")
     if args.out:
-        import os
+        from p2peval.core.atomic import write_text_atomic
 
-        out = Path(args.out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
-        tmp.write_text(text)
-        os.replace(tmp, out)
+        out = write_text_atomic(args.out, text)
         print(f"table -> {out}")
     else:
         print(text, end="")

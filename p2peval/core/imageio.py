@@ -6,7 +6,6 @@ anything it cannot convert losslessly, with one line naming the file (``InputErr
 
 from __future__ import annotations
 
-import os
 import struct
 import warnings
 import zlib
@@ -15,6 +14,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from p2peval.core.atomic import write_bytes_atomic
 from p2peval.core.errors import InputError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
@@ -149,12 +149,7 @@ def write_png(path: str | Path, array: np.ndarray, photo: bool = False) -> Path:
     ``photo=True`` picks the encoder settings for noisy natural images (same pixels; see
     ``encode_png``).
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = encode_png(array, photo)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}.png")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    return write_bytes_atomic(path, encode_png(array, photo))
     return path
 
 

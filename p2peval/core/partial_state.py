@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from p2peval.core.atomic import atomic_path
 
 SIDE_COUNTS = ("gt_unmatched", "pred_unmatched", "gt_ignored")
 
@@ -64,13 +65,11 @@ class PartialState:
     def save(self) -> None:
         if self.path is None:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.tmp{os.getpid()}.npz")
         n = len(self.frame_ids)
         frames = np.stack(self.frames) if n else np.zeros((0, 19, 20), dtype=np.int64)
-        np.savez(tmp, fingerprint=np.array(self.fingerprint), frame_ids=np.array(self.frame_ids, dtype=str),
-                 frames=frames, **{k: np.array(v, dtype=np.int64) for k, v in self.side.items()})
-        os.replace(tmp, self.path)
+        with atomic_path(self.path, ".npz") as tmp:
+            np.savez(tmp, fingerprint=np.array(self.fingerprint), frame_ids=np.array(self.frame_ids, dtype=str),
+                     frames=frames, **{k: np.array(v, dtype=np.int64) for k, v in self.side.items()})
 
     def remove(self) -> None:
         if self.path is not None and self.path.exists():

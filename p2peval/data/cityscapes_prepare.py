@@ -28,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
+from p2peval.core.atomic import write_text_atomic
 from p2peval.core.errors import ConfigError, InputError
 
 FILTERS = ("nearest", "bilinear", "bicubic", "lanczos", "box")
@@ -101,9 +102,7 @@ def _task(args: tuple) -> str:
 
 
 def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    write_text_atomic(path, text)
 
 
 def _check_settings(out: Path, settings: dict) -> None:
@@ -135,9 +134,9 @@ def prepare_cityscapes(root: str | Path, out: str | Path, config: PrepareConfig 
     Every photo and colour label is checked to exist before anything is written; a missing one
     is refused with its path. Reruns skip files already written.
     """
+    from p2peval.core.atomic import write_json_atomic
     from p2peval.core.progress import progress
     from p2peval.data.cityscapes import find_cityscapes_root, list_frames
-    from p2peval.report.scorefile import write_json_atomic
 
     config.check()
     root = find_cityscapes_root(root)

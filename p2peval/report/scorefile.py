@@ -11,11 +11,11 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Iterable
 
+from p2peval.core.atomic import atomic_path, write_json_atomic
 from p2peval.core.errors import InputError
 
 SCHEMA = "p2peval.score/1"
@@ -64,19 +64,6 @@ def make_score(metric: str, values: dict, higher_is_better: dict, *, counts: dic
     return obj
 
 
-def write_json_atomic(path: str | Path, obj) -> Path:
-    """Write JSON via a temporary file and rename, so an interrupted write never leaves a
-    truncated file and an existing file is replaced only by a complete one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "w") as f:
-        json.dump(obj, f, indent=2, sort_keys=False, allow_nan=False)
-        f.write("\n")
-    os.replace(tmp, path)
-    return path
-
-
 def sidecar_path(path: str | Path) -> Path:
     """The per-image sidecar of a score file: ``<stem>.frames.npz`` beside it."""
     path = Path(path)
@@ -96,10 +83,8 @@ def write_score(path: str | Path, score: dict) -> Path:
     frames = score.get("frames")
     if isinstance(frames, dict) and any(isinstance(v, np.ndarray) for v in frames.values()):
         side = sidecar_path(path)
-        side.parent.mkdir(parents=True, exist_ok=True)
-        tmp = side.with_name(f".{side.name}.tmp{os.getpid()}.npz")
-        np.savez_compressed(tmp, **{k: np.asarray(v) for k, v in frames.items()})
-        os.replace(tmp, side)
+        with atomic_path(side, ".npz") as tmp:
+            np.savez_compressed(tmp, **{k: np.asarray(v) for k, v in frames.items()})
         score = {k: v for k, v in score.items() if k != "frames"}
         score["frames_file"] = side.name
     return write_json_atomic(path, score)
@@ -117,10 +102,8 @@ def copy_score(src: str | Path, dst: str | Path, **updates) -> Path:
         if not side.exists():
             raise InputError("per-image file named by 'frames_file' is missing", side)
         new_side = sidecar_path(dst)
-        new_side.parent.mkdir(parents=True, exist_ok=True)
-        tmp = new_side.with_name(f".{new_side.name}.tmp{os.getpid()}")
-        shutil.copyfile(side, tmp)
-        os.replace(tmp, new_side)
+        with atomic_path(new_side) as tmp:
+            shutil.copyfile(side, tmp)
         score["frames_file"] = new_side.name
     return write_json_atomic(dst, score)
 

@@ -33,6 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
+from p2peval.core.atomic import write_text_atomic
 from p2peval.core.errors import ConfigError, InputError
 from p2peval.data.manifest import manifest_label
 
@@ -545,15 +546,11 @@ def comparisons_json(table: Table) -> list[dict]:
 
 def write_table(paths: list[str | Path], out: str | Path, fmt: str | None = None, **kwargs) -> Path:
     """Build and write a table (format from ``fmt`` or the suffix: .md, .tex, .csv, .html)."""
-    import os
 
     out = Path(out)
     fmt = fmt or {".md": "md", ".tex": "latex", ".csv": "csv", ".html": "html"}.get(out.suffix.lower(), "md")
     text = render(build_table(paths, **kwargs), fmt)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, out)
+    write_text_atomic(out, text)
     return out
 
 

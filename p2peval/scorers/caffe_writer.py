@@ -11,13 +11,13 @@ makes it), so a full-width 538 MB FCN-8s can be written without holding it in me
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Literal, Union
 
 import numpy as np
 
+from p2peval.core.atomic import atomic_path
 from p2peval.scorers.caffe_proto import (
     V1_TYPE_IDS,
     WIRE_I32,
@@ -164,32 +164,30 @@ def write_caffemodel(path: str | Path, layers: list[LayerSpec], *, name: str = "
     as Caffe's own V1 files could not hold them.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    layer_field = 100 if options.form == "layer" else 2
-    blobs_field = 7 if options.form == "layer" else 6
-    with open(tmp, "wb") as f:
-        if name:
-            f.write(field_bytes(1, name.encode()))
-        for layer in layers:
-            if options.form == "layers" and layer.type not in V1_TYPE_IDS:
-                continue
-            head = _layer_header(layer, options)
-            blob_parts = []
-            total = len(head)
-            for spec in layer.blobs:
-                bhead, nbytes = _blob_header(spec, options)
-                blen = len(bhead) + nbytes
-                prefix = key(blobs_field, WIRE_LEN) + varint(blen)
-                blob_parts.append((prefix + bhead, spec))
-                total += len(prefix) + blen
-            f.write(key(layer_field, WIRE_LEN) + varint(total) + head)
-            for prefix, spec in blob_parts:
-                f.write(prefix)
-                values = _blob_values(spec, options)
-                f.write(memoryview(values).cast("B") if isinstance(values, np.ndarray) else values)
-                del values
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        layer_field = 100 if options.form == "layer" else 2
+        blobs_field = 7 if options.form == "layer" else 6
+        with open(tmp, "wb") as f:
+            if name:
+                f.write(field_bytes(1, name.encode()))
+            for layer in layers:
+                if options.form == "layers" and layer.type not in V1_TYPE_IDS:
+                    continue
+                head = _layer_header(layer, options)
+                blob_parts = []
+                total = len(head)
+                for spec in layer.blobs:
+                    bhead, nbytes = _blob_header(spec, options)
+                    blen = len(bhead) + nbytes
+                    prefix = key(blobs_field, WIRE_LEN) + varint(blen)
+                    blob_parts.append((prefix + bhead, spec))
+                    total += len(prefix) + blen
+                f.write(key(layer_field, WIRE_LEN) + varint(total) + head)
+                for prefix, spec in blob_parts:
+                    f.write(prefix)
+                    values = _blob_values(spec, options)
+                    f.write(memoryview(values).cast("B") if isinstance(values, np.ndarray) else values)
+                    del values
     return path
 
 

@@ -14,12 +14,12 @@ raw bytes), so it identifies the weights whatever the file's container.
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 import torch
 import torch.nn as nn
 
+from p2peval.core.atomic import atomic_path
 from p2peval.core.errors import InputError
 from p2peval.data.labels import CLASS_NAMES
 
@@ -54,11 +54,8 @@ def save_scorer(path: str | Path, model: nn.Module, *, arch: str, config: dict,
         "protocol": protocol, "weights_sha256": weights_sha256(state),
         "training": training, "source": source,
     }
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    torch.save({**meta, "state_dict": state, **(extra or {})}, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save({**meta, "state_dict": state, **(extra or {})}, tmp)
     return meta
 
 

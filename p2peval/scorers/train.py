@@ -25,6 +25,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from p2peval.core.atomic import atomic_path
 from p2peval.core.errors import ConfigError, InputError, P2PError
 
 STATE_FORMAT = "p2peval-scorer-train-state"
@@ -104,10 +105,8 @@ def state_path_for(out: str | Path) -> Path:
 
 
 def _save_atomic(obj: dict, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
 
 
 def _check_config(cfg: ScorerTrainConfig) -> None:

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from p2peval.core.atomic import atomic_path
 from p2peval.core.errors import ConfigError, InputError, P2PError
 from p2peval.data.manifest import folder_label
 from p2peval.metrics.color import (
@@ -349,9 +350,7 @@ def plot_color_hist(scores: list[dict], out: str | Path, title: str | None = Non
         fig.suptitle(title)
     fig.tight_layout()
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp{os.getpid()}.png")
-    fig.savefig(tmp, dpi=110)
+    with atomic_path(out, ".png") as tmp:
+        fig.savefig(tmp, dpi=110)
     plt.close(fig)
-    os.replace(tmp, out)
     return out

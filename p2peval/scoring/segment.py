@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from p2peval.core.atomic import atomic_path
 from p2peval.core.errors import InputError
 from p2peval.scoring.protocols import get_protocol
 
@@ -22,6 +23,7 @@ def segment(images, *, scorer, out, protocol: str = "pix2pix", save_scores: bool
     protocol's evaluation size first: for ``pix2pix*`` the size of its Cityscapes label (with
     ``cityscapes``), else ``size``, else 1024x2048; for ``fast`` its own size.
     """
+    from p2peval.core.atomic import write_json_atomic
     from p2peval.core.imageio import (
         list_images,
         pil_bilinear_resize,
@@ -31,7 +33,6 @@ def segment(images, *, scorer, out, protocol: str = "pix2pix", save_scores: bool
     from p2peval.core.progress import progress
     from p2peval.data.cityscapes import find_cityscapes_root, frame_id, list_frames
     from p2peval.data.labels import train_ids_to_color
-    from p2peval.report.scorefile import write_json_atomic
     from p2peval.scorers.checkpoint import scorer_fingerprint
     from p2peval.scoring.inference import (
         check_device,
@@ -86,7 +87,5 @@ def segment(images, *, scorer, out, protocol: str = "pix2pix", save_scores: bool
 
 def _save_npy(path: Path, arr: np.ndarray) -> None:
     """np.save via a temporary file and rename."""
-    import os
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}.npy")
-    np.save(tmp, arr.astype(np.float32))
-    os.replace(tmp, path)
+    with atomic_path(path, ".npy") as tmp:
+        np.save(tmp, arr.astype(np.float32))

@@ -11,6 +11,8 @@ interleaved repeat by repeat, so machine load hits both alike.
 
 from __future__ import annotations
 
+from p2peval.commands import nonneg_int, positive_int
+
 HELP = "Benchmark one pix2pix training iteration (D step + G step) against a reference-style step."
 EXAMPLES = """  p2peval bench train-step --size 256 --batch 1
   p2peval bench train-step --size 256 --batch 1 --device cuda --precision bf16 --channels-last
@@ -18,19 +20,19 @@ EXAMPLES = """  p2peval bench train-step --size 256 --batch 1
 
 
 def add_arguments(p) -> None:
-    p.add_argument("--size", type=int, default=256, help="image side (default 256)")
-    p.add_argument("--batch", type=int, default=1, help="batch size (default 1)")
+    p.add_argument("--size", type=positive_int, default=256, help="image side (default 256)")
+    p.add_argument("--batch", type=positive_int, default=1, help="batch size (default 1)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda (default auto)")
     p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
     p.add_argument("--channels-last", action="store_true")
-    p.add_argument("--repeats", type=int, default=10, help="timed iterations per implementation")
-    p.add_argument("--warmup", type=int, default=2, help="untimed iterations first")
+    p.add_argument("--repeats", type=positive_int, default=10, help="timed iterations per implementation")
+    p.add_argument("--warmup", type=nonneg_int, default=2, help="untimed iterations first")
     p.add_argument("--no-baseline", action="store_true", help="time only this trainer's step")
     p.add_argument("--compare-fp32", action="store_true",
                    help="with --precision bf16 / --channels-last: also time the fp32 step, report the speed-up")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="config override for both implementations, e.g. --set generator.ngf=32")
-    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--threads", type=positive_int, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--out", help="also write the JSON here (e.g. results/benchmarks/train_step.json)")
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from p2peval.commands import nonneg_int, positive_int
+
 HELP = ("Translate a dataset split with a trained pix2pix run into a results folder (PNG + "
         "manifest.json). Cityscapes frames keep their ids (<id>_leftImg8bit.png), so fcn-score reads "
         "the folder directly; other inputs give <stem>_fake_B.png (+ _real_A, _real_B). The generator "
@@ -16,12 +18,12 @@ def add_arguments(p) -> None:
     p.add_argument("--data", required=True, help="dataset (same layouts as training)")
     p.add_argument("--out", required=True, help="results folder to write")
     p.add_argument("--split", default="val", help="dataset split (default: val)")
-    p.add_argument("--size", type=int, help="generated size (default: the training crop size); "
+    p.add_argument("--size", type=positive_int, help="generated size (default: the training crop size); "
                                             "any multiple of 2^num_downs")
     p.add_argument("--eval-mode", action="store_true",
                    help="use BatchNorm running statistics and no dropout (the paper does not)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda (default: auto)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the test-time dropout masks")
+    p.add_argument("--seed", type=nonneg_int, default=0, help="seed of the test-time dropout masks")
     p.add_argument("--truncate", action="store_true",
                    help="convert to 8 bits by truncation, exactly as the reference's tensor2im "
                         "(default: round to the nearest level)")

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from p2peval.core.atomic import write_text_atomic
 from p2peval.core.errors import ConfigError, InputError
 from p2peval.core.imageio import read_label, write_png
 from p2peval.data import labels
@@ -122,15 +123,11 @@ def _check_out(out: Path, settings: dict) -> None:
 
 
 def _write_json(path: Path, obj: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(obj, indent=2) + "\n")
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(obj, indent=2) + "\n")
 
 
 def _write_ids(path: Path, ids: list[str]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text("n,cityscapes_id\n" + "".join(f"{i},{x}\n" for i, x in enumerate(ids, 1)))
-    os.replace(tmp, path)
+    write_text_atomic(path, "n,cityscapes_id\n" + "".join(f"{i},{x}\n" for i, x in enumerate(ids, 1)))
 
 
 def generate_toycity(out: str | Path, n_train: int, n_val: int, size: int = 256, seed: int = 0,
