@@ -65,11 +65,11 @@ def run_benchmark(opts: FcnScoreBenchOptions) -> dict:
     import torch
 
     from p2peval.core.atomic import write_json_atomic
+    from p2peval.core.device import check_device
     from p2peval.scorers.checkpoint import save_scorer
     from p2peval.scorers.registry import build_scorer
     from p2peval.scoring.fcn_score import fcn_score
     from p2peval.scoring.inference import (
-        check_device,
         load_checked_scorer,
         preprocess,
         scorer_logits,

@@ -25,7 +25,7 @@ def check_device(name: str) -> str:
         return name
     if name == "cuda" or (name.startswith("cuda:") and name[5:].isdigit()):
         if not torch.cuda.is_available():
-            raise ConfigError(f"--device {name}: CUDA is not available on this machine; use --device cpu")
+            raise ConfigError(f"--device {name}: no CUDA device is available on this machine; use --device cpu")
         return name
     raise ConfigError(f"unknown device {name!r}; valid: {VALID}")
 

@@ -30,6 +30,23 @@ class DistContext:
     def active(self) -> bool:
         return self.world_size > 1
 
+    def all_sum(self, value: float) -> float:
+        """``value`` summed over every rank (float64)."""
+        if not self.active:
+            return value
+        import torch
+        import torch.distributed as dist
+
+        t = torch.tensor([value], dtype=torch.float64)
+        dist.all_reduce(t)
+        return float(t.item())
+
+    def barrier(self) -> None:
+        if self.active:
+            import torch.distributed as dist
+
+            dist.barrier()
+
 
 def env_world_size() -> int:
     return int(os.environ.get("WORLD_SIZE", "1"))

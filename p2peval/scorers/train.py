@@ -15,7 +15,6 @@ gradients are averaged (DDP; gloo on CPU, nccl on GPU); process 0 validates and 
 from __future__ import annotations
 
 import math
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -26,6 +25,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from p2peval.core.atomic import atomic_path
+from p2peval.core.device import resolve_device
+from p2peval.core.distributed import init_distributed, shutdown
 from p2peval.core.errors import ConfigError, InputError, P2PError
 
 STATE_FORMAT = "p2peval-scorer-train-state"
@@ -129,49 +130,6 @@ def _frame_list_hash(frames) -> str:
     return file_list_hash(f.id for f in frames)
 
 
-class _Dist:
-    """torchrun process group (WORLD_SIZE > 1) or a single process."""
-
-    def __init__(self, device: str):
-        self.world = int(os.environ.get("WORLD_SIZE", "1"))
-        self.rank = int(os.environ.get("RANK", "0"))
-        self.local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-        self.started = False
-        if self.world > 1 and not torch.distributed.is_initialized():
-            backend = "nccl" if device == "cuda" else "gloo"
-            torch.distributed.init_process_group(backend)
-            self.started = True
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-    def all_sum(self, value: float) -> float:
-        if self.world == 1:
-            return value
-        t = torch.tensor([value], dtype=torch.float64)
-        torch.distributed.all_reduce(t)
-        return float(t.item())
-
-    def barrier(self) -> None:
-        if self.world > 1:
-            torch.distributed.barrier()
-
-    def close(self) -> None:
-        if self.started:
-            torch.distributed.destroy_process_group()
-
-
-def _resolve_device(device: str, dist: _Dist) -> torch.device:
-    if device == "cpu":
-        return torch.device("cpu")
-    if device == "cuda":
-        if not torch.cuda.is_available():
-            raise ConfigError("--device cuda: no CUDA device is available")
-        return torch.device("cuda", dist.local_rank if dist.world > 1 else torch.cuda.current_device())
-    raise ConfigError(f"unknown device {device!r}; valid choices: cpu, cuda")
-
-
 def validate(model: nn.Module, frames, protocol, device: torch.device, size_multiple: int = 1,
              show_progress: bool = False) -> dict:
     """FCN-score of the real val photos (the "ground truth" row) with the project's metrics."""
@@ -243,12 +201,12 @@ def train_scorer(data: str | Path, *, arch: str, out: str | Path, protocol: str 
     if workers < 0:
         raise ConfigError(f"workers must be >= 0, got {workers}")
 
-    dist = _Dist(device)
+    dist = init_distributed(device)
     try:
-        dev = _resolve_device(device, dist)
-        if dist.world > 1 and batch_size % dist.world:
+        dev = resolve_device(device, dist.local_rank)
+        if dist.world_size > 1 and batch_size % dist.world_size:
             raise ConfigError(f"batch size {batch_size} must be a multiple of the number of "
-                              f"processes ({dist.world})")
+                              f"processes ({dist.world_size})")
         n = len(dataset)
         total = cfg.total_steps(n)
         spe = steps_per_epoch(n, batch_size)
@@ -270,12 +228,12 @@ def train_scorer(data: str | Path, *, arch: str, out: str | Path, protocol: str 
             opt.load_state_dict(saved["optimizer"])
             torch.set_rng_state(saved["rng_torch"])
         net: nn.Module = model
-        if dist.world > 1:
+        if dist.world_size > 1:
             net = nn.parallel.DistributedDataParallel(
                 model, device_ids=[dev.index] if dev.type == "cuda" else None)
 
         def save() -> dict | None:
-            if not dist.main:
+            if not dist.is_main:
                 return None
             _save_atomic({"format": STATE_FORMAT, "config": cfg.to_dict(), "step": step,
                           "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
@@ -283,7 +241,7 @@ def train_scorer(data: str | Path, *, arch: str, out: str | Path, protocol: str 
                           "rng_torch": torch.get_rng_state()}, state_path)
             training = {"config": cfg.to_dict(), "step": step, "total_steps": total,
                         "epochs_done": step / spe, "steps_per_epoch": spe, "train_frames": n,
-                        "finished": step >= total, "world_size": dist.world,
+                        "finished": step >= total, "world_size": dist.world_size,
                         "last_loss": losses[-1] if losses else None, "validation": history,
                         "data": str(root), "input": (
                             f"photo -> PIL bicubic {proto.generated_size[0]}x{proto.generated_size[1]}"
@@ -293,18 +251,18 @@ def train_scorer(data: str | Path, *, arch: str, out: str | Path, protocol: str 
                                training=training)
 
         if step >= total:
-            meta = save() if (dist.main and not out.exists()) else None
-            if dist.main and show_progress:
+            meta = save() if (dist.is_main and not out.exists()) else None
+            if dist.is_main and show_progress:
                 print(f"scorer train: {out} already trained ({step}/{total} steps); "
                       "nothing to do (raise --steps/--epochs to continue)", flush=True)
             return meta or _read_meta(out)
 
-        batches = StepBatches(dataset, cfg, n, dist.rank, dist.world, spec.size_multiple, root)
+        batches = StepBatches(dataset, cfg, n, dist.rank, dist.world_size, spec.size_multiple, root)
         loader = torch.utils.data.DataLoader(
             batches, batch_size=None, sampler=range(step, total), num_workers=workers,
             pin_memory=dev.type == "cuda", persistent_workers=False)
         bar = progress(total=total, desc=f"train {arch}", unit="step",
-                       disable=not (show_progress and dist.main))
+                       disable=not (show_progress and dist.is_main))
         if step:
             bar.update(step)
         t0 = time.monotonic()
@@ -321,7 +279,7 @@ def train_scorer(data: str | Path, *, arch: str, out: str | Path, protocol: str 
             valid = float((y != 255).sum().item())
             valid_all = dist.all_sum(valid)
             loss_sum = F.cross_entropy(logits, y, ignore_index=255, reduction="sum")
-            loss = loss_sum * (dist.world / max(valid_all, 1.0))
+            loss = loss_sum * (dist.world_size / max(valid_all, 1.0))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -331,7 +289,7 @@ def train_scorer(data: str | Path, *, arch: str, out: str | Path, protocol: str 
             bar.set_postfix_str(f"loss {loss_value:.4f} epoch {step / spe:.2f}")
             bar.update(1)
             epoch_end = step % spe == 0
-            if epoch_end and val_list and dist.main:
+            if epoch_end and val_list and dist.is_main:
                 v = validate(model, val_list, proto, dev, spec.size_multiple)
                 v.update(step=step, epoch=step // spe,
                          train_loss=float(np.mean(losses[-spe:])))
@@ -344,14 +302,14 @@ def train_scorer(data: str | Path, *, arch: str, out: str | Path, protocol: str 
                 save()
             dist.barrier()
         bar.close()
-        if dist.main and show_progress:
+        if dist.is_main and show_progress:
             print(f"scorer train: {total - (saved['step'] if saved else 0)} steps in "
                   f"{time.monotonic() - t0:.1f} s; wrote {out} (resume state {state_path.name})",
                   flush=True)
         dist.barrier()
         return _read_meta(out)
     finally:
-        dist.close()
+        shutdown(dist)
 
 
 class StepBatches(torch.utils.data.Dataset):

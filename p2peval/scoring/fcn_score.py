@@ -37,9 +37,9 @@ def fcn_score(results, *, scorer, cityscapes=None, labels=None, split: str = "va
     to keep the resumable per-frame state (removed by the caller once the score is written).
     Returns the score object on rank 0 (None on other torchrun ranks).
     """
+    from p2peval.core.device import check_device
     from p2peval.core.partial_state import partial_path
     from p2peval.scoring.inference import (
-        check_device,
         load_checked_scorer,
         preprocess,
         preprocess_table,

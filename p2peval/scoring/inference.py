@@ -70,17 +70,6 @@ def tf32_disabled(device: str, protocol: Protocol) -> Iterator[None]:
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
 
 
-def check_device(device: str) -> str:
-    """Validate ``cpu``/``cuda``/``cuda:N``; refuse CUDA where there is none."""
-    if device == "cpu":
-        return device
-    if device == "cuda" or (device.startswith("cuda:") and device[5:].isdigit()):
-        if not torch.cuda.is_available():
-            raise ConfigError(f"--device {device}: CUDA is not available on this machine; use --device cpu")
-        return device
-    raise ConfigError(f"unknown device {device!r}; valid: cpu, cuda, cuda:N")
-
-
 def load_checked_scorer(path: str | Path, device: str = "cpu") -> tuple[nn.Module, dict, int]:
     """Load a scorer checkpoint (verified), move it to ``device``; returns (model, meta, size multiple)."""
     from p2peval.scorers.checkpoint import load_scorer

@@ -24,6 +24,7 @@ def segment(images, *, scorer, out, protocol: str = "pix2pix", save_scores: bool
     ``cityscapes``), else ``size``, else 1024x2048; for ``fast`` its own size.
     """
     from p2peval.core.atomic import write_json_atomic
+    from p2peval.core.device import check_device
     from p2peval.core.imageio import (
         list_images,
         pil_bilinear_resize,
@@ -35,7 +36,6 @@ def segment(images, *, scorer, out, protocol: str = "pix2pix", save_scores: bool
     from p2peval.data.labels import train_ids_to_color
     from p2peval.scorers.checkpoint import scorer_fingerprint
     from p2peval.scoring.inference import (
-        check_device,
         load_checked_scorer,
         preprocess,
         preprocess_table,
