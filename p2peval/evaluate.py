@@ -181,7 +181,7 @@ def _gather(result: StreamResult, ctx: DistContext, error: str | None = None) ->
 def build_score(metric: str, result: StreamResult, *, mode: str, protocol: Protocol, pairing: Pairing,
                 results: Path, truth_info: dict, n_resamples: int, seed: int, label: str | None,
                 scorer: dict | None, notes: list[str], comparable: bool, extra_inputs: dict) -> dict:
-    """The score object (DESIGN.md contract 2) from the gathered per-frame matrices."""
+    """The score object (docs/architecture.md contract 2) from the gathered per-frame matrices."""
     frames = result.acc.stacked()  # (N, 19, 20), sorted by frame id
     s = compute_scores(frames, mode)
     quirk = compute_scores(frames, "reference")
@@ -247,7 +247,7 @@ def fcn_score(results, *, scorer, cityscapes=None, labels=None, split: str = "va
               seed: int = 0, label: str | None = None, show_progress: bool = True,
               labels_side: str = "whole", color_tolerance: float = 60.0, max_unmatched: float = 0.1,
               partial: str | Path | None = None, resume: bool = True) -> dict | None:
-    """FCN-score of the generated photos in ``results`` (REFERENCE.md section 1).
+    """FCN-score of the generated photos in ``results`` (docs/reference.md section 1).
 
     ``scorer``: a checkpoint path (or a ``(model, meta, size_multiple)`` tuple). ``partial``: where
     to keep the resumable per-frame state (removed by the caller once the score is written).

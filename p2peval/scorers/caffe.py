@@ -1,7 +1,7 @@
 """Read Caffe model files (binary ``NetParameter``) without Caffe and without generated code.
 
 A hand-written reader of the protobuf wire format, knowing only the few fields a model file
-needs (REFERENCE.md section 1):
+needs (docs/reference.md section 1):
 
 - ``NetParameter``: name=1, layers=2 (legacy ``V1LayerParameter``), layer=100 (``LayerParameter``)
 - ``LayerParameter``: name=1, type=2 (string), bottom=3, top=4, blobs=7,
@@ -470,7 +470,7 @@ class ParamLayer:
 
 
 def fcn8s_param_layers() -> list[ParamLayer]:
-    """The weight-holding layers of FCN-8s in network order (REFERENCE.md section 1)."""
+    """The weight-holding layers of FCN-8s in network order (docs/reference.md section 1)."""
     from p2peval.scorers.fcn8s import conv_layer_names
     layers = [ParamLayer(n, "Convolution", True, 1, 100 if n == "conv1_1" else 1)
               for n in conv_layer_names()]
