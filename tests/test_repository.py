@@ -175,6 +175,13 @@ def test_readme_is_a_landing_page():
     assert pages <= docs, f"docs pages the README does not link: {sorted(pages - docs)}"
 
 
+def test_every_fixture_says_where_it_comes_from():
+    folders = [d for d in sorted((ROOT / "tests" / "fixtures").iterdir()) if d.is_dir()]
+    assert folders, "tests/fixtures/ holds the test data kept in the repository"
+    for d in folders:
+        assert (d / "README.md").is_file(), f"{rel(d)} has no README.md saying where its files come from"
+
+
 def test_no_test_can_be_skipped():
     """Zero skipped tests: no skip marker, skip call or importorskip anywhere in the suite (a test
     whose system dependency is missing fails and says how to install it)."""
