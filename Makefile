@@ -27,7 +27,7 @@ system-deps:
 	@if ! command -v chromium >/dev/null 2>&1 || ! test -x /usr/lib/postgresql/15/bin/initdb; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium postgresql >/dev/null; \
-	  else echo "note: chromium/postgresql missing and not root: browser/postgres tests will be skipped"; fi; \
+	  else echo "note: chromium/postgresql missing and not root: the browser/postgres tests will fail"; fi; \
 	fi
 
 test: $(STAMP) system-deps

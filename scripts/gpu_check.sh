@@ -5,7 +5,7 @@
 # PY selects the interpreter (default: .venv/bin/python, else python3).
 set -u
 OUT=${1:?usage: scripts/gpu_check.sh OUTDIR [CAFFE_FIXTURE_DIR]}
-FIX=${2:-../shared/fixtures/caffe_fcn8s_tiny}
+FIX=${2:-tests/fixtures/caffe_fcn8s_tiny}
 PY=${PY:-$( [ -x .venv/bin/python ] && echo .venv/bin/python || echo python3 )}
 export PYTHONUNBUFFERED=1 PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
 mkdir -p "$OUT"

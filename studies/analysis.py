@@ -2,7 +2,7 @@
 and pairwise comparisons (bootstrap interval of the difference, permutation-test p-value).
 
 Only main trials count: practice and vigilance trials are left out, and so is every participant
-who failed more vigilance trials than allowed. The result is a score file (DESIGN.md contract 2)
+who failed more vigilance trials than allowed. The result is a score file (docs/architecture.md contract 2)
 with one entry of ``rows`` per algorithm, so ``p2peval table`` renders it.
 """
 

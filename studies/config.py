@@ -1,4 +1,4 @@
-"""A study's settings, read from a TOML file (see the README, "Perceptual studies", for an example).
+"""A study's settings, read from a TOML file (docs/studies.md, "A study file", has an example).
 
 Paths in the file are relative to the file's own folder. Every value is checked when the file is
 read; a bad value raises ``ConfigError``/``InputError`` naming the file and the key.

@@ -1,6 +1,6 @@
 """Stimuli: which real and fake images exist, how they pair, and how they reach the browser.
 
-Nothing the participant's browser receives may tell real from fake (REFERENCE.md section 3).
+Nothing the participant's browser receives may tell real from fake (docs/reference.md section 3).
 Every image, real or fake, goes through the same path: decoded to RGB, resized to the study's one
 size with the same kernel, and written as a PNG with no metadata chunks and *stored* (level 0)
 compression, so the bytes have the same length for every image of that size and no encoder

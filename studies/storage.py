@@ -1,4 +1,4 @@
-"""Study records in SQL (DESIGN.md contract 4), through SQLAlchemy.
+"""Study records in SQL (docs/architecture.md contract 4), through SQLAlchemy.
 
 Two tables. ``sessions``: one row per participant per study, unique on (study, participant), so a
 participant can never start a second session, whatever algorithm it would get. ``answers``: one

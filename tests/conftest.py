@@ -6,15 +6,13 @@ import torch
 
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
-FIXTURES = SHARED / "fixtures"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
 @pytest.fixture(scope="session")
 def fixtures_dir() -> Path:
-    if not FIXTURES.is_dir():
-        pytest.skip(f"shared fixtures not found at {FIXTURES}")
+    """Test data kept in the repository (``tests/fixtures/``; each folder has a README)."""
+    assert FIXTURES.is_dir(), f"{FIXTURES} is missing: it is part of the repository"
     return FIXTURES
 
 

@@ -7,6 +7,7 @@ import hashlib
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from p2peval.cli import main
 from p2peval.scorers.caffe_writer import (LayerSpec, WriteOptions, fcn8s_layers, random_fcn8s_weights,
@@ -136,18 +137,39 @@ def test_refuses_other_topologies(capsys, tmp_path, weights):
     np.testing.assert_array_equal(model.state_dict()["fc7_cs.weight"].numpy(), weights["fc7_cs.weight"])
 
 
-def test_refuses_truncated(capsys, tmp_path, fixtures_dir):
-    data = (fixtures_dir / "caffe_fcn8s_tiny" / "tiny.caffemodel").read_bytes()
+def test_refuses_truncated(capsys, tmp_path, weights):
+    data = write_fcn8s_caffemodel(tmp_path / "whole.caffemodel", weights, TINY).read_bytes()
     for cut in (3, 1000, len(data) // 2, len(data) - 1):
         path = tmp_path / f"cut{cut}.caffemodel"
         path.write_bytes(data[:cut])
         refused(capsys, path, tmp_path / "o.pt", "truncated")
 
 
-def test_refuses_non_caffe_files(capsys, tmp_path, fixtures_dir):
-    d = fixtures_dir / "caffe_fcn8s_tiny"
-    refused(capsys, d / "tiny.prototxt", tmp_path / "o.pt", "not a Caffe model", "prototxt")
-    refused(capsys, d / "input_seed1_256x256.png", tmp_path / "o.pt", "not a Caffe model")
+PROTOTXT = """name: "fcn8s"
+layer {
+  name: "data"
+  type: "Input"
+  top: "data"
+  input_param { shape { dim: 1 dim: 3 dim: 256 dim: 256 } }
+}
+layer {
+  name: "conv1_1"
+  type: "Convolution"
+  bottom: "data"
+  top: "conv1_1"
+  convolution_param { num_output: 64 pad: 100 kernel_size: 3 }
+}
+"""
+
+
+def test_refuses_non_caffe_files(capsys, tmp_path):
+    prototxt = tmp_path / "deploy.prototxt"
+    prototxt.write_text(PROTOTXT)
+    refused(capsys, prototxt, tmp_path / "o.pt", "not a Caffe model", "prototxt")
+    png = tmp_path / "photo.png"
+    rgb = np.random.default_rng(1).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    Image.fromarray(rgb).save(png)
+    refused(capsys, png, tmp_path / "o.pt", "not a Caffe model")
     empty = tmp_path / "empty.caffemodel"
     empty.write_bytes(b"")
     refused(capsys, empty, tmp_path / "o.pt", "empty")

@@ -1,8 +1,8 @@
 """The imported scorer computes Caffe's function: parity with real Caffe outputs on the fixture.
 
-Tolerance: the fixture's README measured a float64 recomputation within 1.1e-3 of Caffe's
-float32 scores (about 8e-7 of the largest score); two float32 implementations that sum in a
-different order therefore differ by float32 rounding only, so we allow
+Tolerance: the fixture's README (tests/fixtures/caffe_fcn8s_tiny/README.md) measured a float64
+recomputation within 1.1e-3 of Caffe's float32 scores (about 8e-7 of the largest score); two
+float32 implementations that sum in a different order therefore differ by float32 rounding only, so we allow
 ``atol = 1e-5 * max|score|`` (about 0.015 here). Labels may differ only at near-ties: pixels
 whose Caffe top-2 margin is below ``2 * atol`` (each of the two scores may move by atol).
 """

@@ -1,8 +1,8 @@
-"""The hand-written Caffe model reader and writer (protobuf wire format, REFERENCE.md section 1).
+"""The hand-written Caffe model reader and writer (protobuf wire format, docs/reference.md section 1).
 
 Independent checks: varint bytes from the protobuf encoding documentation; the fixture written by
 real Caffe, whose weights are regenerated here from its README's recipe; and the official
-protobuf runtime with a small schema declared in this test (field numbers from REFERENCE.md).
+protobuf runtime with a small schema declared in this test (field numbers from docs/reference.md).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """FCN-score metrics against an independent numpy version of the reference evaluator.
 
 ``reference_eval`` below is the pix2pix ``evaluate.py`` algorithm written out in numpy
-(REFERENCE.md 1.7-1.9): ``np.bincount(19*a[k] + b[k], minlength=361)``, a frame whose bincount
+(docs/reference.md 1.7-1.9): ``np.bincount(19*a[k] + b[k], minlength=361)``, a frame whose bincount
 does not have 361 entries is dropped (the reshape fails), and the epsilon means.
 """
 

@@ -1,8 +1,8 @@
-"""FCN-8s topology (REFERENCE.md section 1) and the scorer registry.
+"""FCN-8s topology (docs/reference.md section 1) and the scorer registry.
 
 Expected shapes are computed independently from Caffe's size rules (conv: n + 2p - k + 1; pooling
 with ceil rounding: ceil((n - 2) / 2) + 1; deconvolution: (n - 1) * s + k; crop keeps the
-reference blob's size) and checked against the numbers REFERENCE.md states for 256x256.
+reference blob's size) and checked against the numbers docs/reference.md states for 256x256.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def caffe_shapes(h: int, w: int) -> dict[str, tuple[int, int]]:
 
 
 def test_caffe_shape_rules_match_reference_numbers():
-    # The numbers REFERENCE.md and the Caffe fixture README give for 256x256 and 192x320.
+    # The numbers docs/reference.md and the Caffe fixture README give for 256x256 and 192x320.
     s = caffe_shapes(256, 256)
     assert s["conv1_1"] == (454, 454)
     assert [s[f"pool{i}"][0] for i in range(1, 6)] == [227, 114, 57, 29, 15]
@@ -138,7 +138,7 @@ def test_parameter_count_full_width():
     model = FCN8s(FCN8sConfig())
     count = sum(p.numel() for p in model.parameters())
     assert count == _fcn8s_param_count((64, 128, 256, 512, 512), 4096, 20)
-    assert abs(count - 134.5e6) < 0.1e6  # "about 134.5 M" (REFERENCE.md)
+    assert abs(count - 134.5e6) < 0.1e6  # "about 134.5 M" (docs/reference.md)
     # Parameter names are the Caffe layer names.
     names = {n.rsplit(".", 1)[0] for n, _ in model.named_parameters()}
     assert {"conv1_1", "conv5_3", "fc6_cs", "fc7_cs", "score_fr", "upscore2", "score_pool4",

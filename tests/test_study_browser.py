@@ -21,9 +21,13 @@ from png_chunks import png_chunks
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-if not Path(CHROMIUM).exists():  # pragma: no cover - CI installs it (make system-deps)
-    pytest.skip(f"{CHROMIUM} not installed (make system-deps installs Debian's chromium)",
-                allow_module_level=True)
+
+@pytest.fixture(scope="module", autouse=True)
+def chromium_present():
+    """These tests need a real browser: missing, they fail (never skip) and say how to get it."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} not installed (make system-deps installs Debian's chromium)")
+
 
 DISPLAY_MS = 120
 PRACTICE, MAIN = 2, 3

@@ -23,8 +23,8 @@ def test_latency_pairing_and_percentile():
     assert percentile(values, 95) == pytest.approx(np.quantile(values, 0.95))
 
 
-@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} not installed (make system-deps)")
 def test_twenty_participants_at_once(tmp_path):
+    assert Path(CHROMIUM).exists(), f"{CHROMIUM} not installed (make system-deps installs Debian's chromium)"
     r = run_load(20, workdir=tmp_path, main_trials=3, practice_trials=1, display_ms=50, size=64,
                  timeout_s=150)
     assert r["answers_expected"] == 20 * 4

@@ -27,7 +27,7 @@ def _as_postgres(cmd: list[str]) -> list[str]:
 @pytest.fixture(scope="module")
 def postgres_url():
     if not (PG_BIN / "initdb").exists():
-        pytest.skip(f"PostgreSQL binaries not found in {PG_BIN} (make system-deps installs them)")
+        pytest.fail(f"PostgreSQL binaries not found in {PG_BIN} (make system-deps installs them)")
     d = Path(tempfile.mkdtemp(prefix="p2peval-pg-"))
     if os.geteuid() == 0:
         shutil.chown(d, "postgres")

@@ -1,4 +1,4 @@
-"""pix2pix networks: parameter counts (REFERENCE.md section 4), receptive fields measured by
+"""pix2pix networks: parameter counts (docs/reference.md section 4), receptive fields measured by
 gradients, output map sizes, init, dropout."""
 
 import pytest
@@ -42,7 +42,7 @@ META = torch.device("meta")  # shapes and counts without allocating or computing
 def test_generator_unet256_reference_count():
     with META:
         G = build_generator("unet", 3, 3, 8, 64, "batch", 0.5)
-    assert count_parameters(G) == 54_413_955  # REFERENCE.md section 4
+    assert count_parameters(G) == 54_413_955  # docs/reference.md section 4
     assert unet_param_count(3, 3, 8, 64) == 54_413_955
 
 
@@ -60,7 +60,7 @@ def test_generator_counts_match_closed_form(arch, cin, cout, downs, ngf):
 def test_discriminator_reference_counts(arch, count, field):
     with META:
         D = build_discriminator(arch, 6, 64, "batch")
-    assert count_parameters(D) == count  # REFERENCE.md section 4
+    assert count_parameters(D) == count  # docs/reference.md section 4
     assert receptive_field(D) == field
     if arch != "pixel":
         assert count == patch_param_count(6, 64, {"patch16": 1, "patch70": 3, "patch286": 5}[arch])

@@ -2,7 +2,7 @@
 
 A Cityscapes root holds ``gtFine/<split>/<city>/<id>_gtFine_labelIds.png`` (and ``_color.png``)
 and ``leftImg8bit/<split>/<city>/<id>_leftImg8bit.png``. Frames are listed the way the reference
-evaluator lists them (REFERENCE.md 1.1): cities sorted, frames sorted within each city.
+evaluator lists them (docs/reference.md 1.1): cities sorted, frames sorted within each city.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The ``manifest.json`` of a results folder (DESIGN.md contract 1) and the row label it gives."""
+"""The ``manifest.json`` of a results folder (docs/architecture.md contract 1) and the row label it gives."""
 
 from __future__ import annotations
 

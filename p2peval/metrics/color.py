@@ -3,7 +3,7 @@
 The pix2pix paper (Figure 7) compares the marginal distributions of L, a and b of generated and
 real images: a histogram over all pixels of all images per channel, each bin divided by the total
 number of pixels, compared by histogram intersection ``sum(min(p, q))``. The bins were never
-published (REFERENCE.md section 2), so they are a setting here (``LabBins``) and recorded in every
+published (docs/reference.md section 2), so they are a setting here (``LabBins``) and recorded in every
 score file.
 
 Conversion (the same formulas as ``skimage.color.rgb2lab`` with illuminant D65, observer 2):

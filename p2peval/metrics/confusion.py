@@ -1,4 +1,4 @@
-"""The FCN-score confusion matrix, with the reference evaluator's quirks (REFERENCE.md 1.7-1.9).
+"""The FCN-score confusion matrix, with the reference evaluator's quirks (docs/reference.md 1.7-1.9).
 
 Per frame we keep an *extended* matrix ``ext`` of shape (19, 20): rows are ground-truth train ids
 0..18 (pixels with any other ground truth are not counted), columns are predictions 0..18 plus one
@@ -10,7 +10,7 @@ are exact functions of the per-frame ``ext`` matrices:
   has 362 entries, the reshape to 19x19 fails and the whole frame is dropped.
 * ``strict`` (protocol ``pix2pix-strict``): a pixel predicted as 19 is an error of its row.
 
-Scores (REFERENCE.md 1.8): per-pixel accuracy = trace / (sum + 1e-12); per-class accuracy and
+Scores (docs/reference.md 1.8): per-pixel accuracy = trace / (sum + 1e-12); per-class accuracy and
 class IoU are means over all 19 classes with the epsilon, so an absent class counts as 0.
 """
 

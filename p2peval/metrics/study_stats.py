@@ -1,4 +1,4 @@
-"""Statistics of real-vs-fake perceptual studies (REFERENCE.md section 3).
+"""Statistics of real-vs-fake perceptual studies (docs/reference.md section 3).
 
 The headline number is "% labeled real": the share of main trials in which a participant took the
 generated image for the real one. Its error bars come from a two-level bootstrap: resample

@@ -1,4 +1,4 @@
-"""Published numbers (REFERENCE.md section 2) as data, for tables beside the user's rows.
+"""Published numbers (docs/reference.md section 2) as data, for tables beside the user's rows.
 
 Each ``PublishedTable`` is a named set of rows from one source. Values are as printed in the
 paper (no CIs were published for FCN-scores; the perceptual studies give mean +/- standard error).

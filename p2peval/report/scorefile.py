@@ -1,4 +1,4 @@
-"""Score files (DESIGN.md contract 2): one JSON object per evaluation.
+"""Score files (docs/architecture.md contract 2): one JSON object per evaluation.
 
 Every score file has ``schema``, ``metric``, ``values`` (headline numbers), ``higher_is_better``,
 ``ci`` (confidence intervals and their settings), ``per_class`` where it exists, ``counts``,

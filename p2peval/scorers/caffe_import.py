@@ -30,7 +30,7 @@ class ParamLayer:
 
 
 def fcn8s_param_layers() -> list[ParamLayer]:
-    """The weight-holding layers of FCN-8s in network order (REFERENCE.md section 1)."""
+    """The weight-holding layers of FCN-8s in network order (docs/reference.md section 1)."""
     from p2peval.scorers.fcn8s import conv_layer_names
     layers = [ParamLayer(n, "Convolution", True, 1, 100 if n == "conv1_1" else 1)
               for n in conv_layer_names()]

@@ -1,7 +1,7 @@
 """Read Caffe model files (binary ``NetParameter``) without Caffe and without generated code.
 
 A hand-written reader of the protobuf wire format, knowing only the few fields a model file
-needs (REFERENCE.md section 1):
+needs (docs/reference.md section 1):
 
 - ``NetParameter``: name=1, layers=2 (legacy ``V1LayerParameter``), layer=100 (``LayerParameter``)
 - ``LayerParameter``: name=1, type=2 (string), bottom=3, top=4, blobs=7,

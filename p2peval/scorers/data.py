@@ -1,7 +1,7 @@
 """Training data for scorers, prepared the way the reference FCN-8s was trained.
 
 The reference scorer saw Cityscapes photos downsampled to 256x256 and upsampled back, against the
-full-resolution train-id labels (REFERENCE.md 1.6). So a training input is exactly what
+full-resolution train-id labels (docs/reference.md 1.6). So a training input is exactly what
 ``fcn-score`` would feed the scorer for a perfect generator's output:
 
     photo (H, W) --PIL bicubic--> protocol.generated_size (256x256)

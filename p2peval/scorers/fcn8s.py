@@ -1,7 +1,7 @@
 """FCN-8s (VGG16 backbone) exactly as the reference Cityscapes scorer of pix2pix.
 
 Layer names, pad 100 on conv1_1, ceil-mode pooling, the learned deconvolutions and the crop
-offsets (5, 9, 31) follow the reference deploy network (REFERENCE.md section 1), so a converted
+offsets (5, 9, 31) follow the reference deploy network (docs/reference.md section 1), so a converted
 Caffe model loads one to one: parameter names are ``<caffe layer>.weight`` / ``.bias``.
 Channel widths are configurable so that small scorers train fast.
 

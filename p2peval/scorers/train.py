@@ -1,4 +1,4 @@
-"""Train a segmentation scorer the way the reference FCN-8s was trained (REFERENCE.md 1.6).
+"""Train a segmentation scorer the way the reference FCN-8s was trained (docs/reference.md 1.6).
 
 Inputs are Cityscapes (or toy-city) photos downsampled to the protocol's generated size and
 upsampled back (``p2peval.scorers.data``); targets are the full-resolution train ids, ignore 255.

@@ -31,7 +31,7 @@ def fcn_score(results, *, scorer, cityscapes=None, labels=None, split: str = "va
               seed: int = 0, label: str | None = None, show_progress: bool = True,
               labels_side: str = "whole", color_tolerance: float = 60.0, max_unmatched: float = 0.1,
               partial: str | Path | None = None, resume: bool = True) -> dict | None:
-    """FCN-score of the generated photos in ``results`` (REFERENCE.md section 1).
+    """FCN-score of the generated photos in ``results`` (docs/reference.md section 1).
 
     ``scorer``: a checkpoint path (or a ``(model, meta, size_multiple)`` tuple). ``partial``: where
     to keep the resumable per-frame state (removed by the caller once the score is written).

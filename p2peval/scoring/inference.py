@@ -1,4 +1,4 @@
-"""Running a scorer the way the reference evaluator does (REFERENCE.md 1.5-1.6).
+"""Running a scorer the way the reference evaluator does (docs/reference.md 1.5-1.6).
 
 Preprocessing happens on the device from uint8 (4x less to transfer than float32): RGB -> BGR,
 subtract the protocol's mean, no division by 255, HWC -> CHW. The reference subtracts a float64

@@ -1,4 +1,4 @@
-"""Named, frozen evaluation protocols (DESIGN.md contract 3).
+"""Named, frozen evaluation protocols (docs/architecture.md contract 3).
 
 A protocol fixes everything that changes an FCN-score: the resolution at which the scorer sees an
 image, the resize kernels, the preprocessing, the class set, how a predicted index 19 is treated
@@ -12,7 +12,7 @@ from typing import Literal
 
 from p2peval.core.registry import Registry
 
-# B, G, R means subtracted by the reference evaluator (REFERENCE.md 1.5); no division by 255.
+# B, G, R means subtracted by the reference evaluator (docs/reference.md 1.5); no division by 255.
 CITYSCAPES_MEAN_BGR = (72.78044, 83.21195, 73.45286)
 
 
@@ -26,7 +26,7 @@ class Protocol:
     image_resize: Literal["pil-bilinear-uint8", "none"]
     label_resize: Literal["none", "nearest"]
     # Resolution (H, W) of the generated images the protocol expects, and at which a scorer is
-    # trained (photos downsampled to it and upsampled back, REFERENCE.md 1.6).
+    # trained (photos downsampled to it and upsampled back, docs/reference.md 1.6).
     generated_size: tuple[int, int]
     channel_order: Literal["BGR", "RGB"]
     mean: tuple[float, float, float]

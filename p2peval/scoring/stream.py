@@ -190,7 +190,7 @@ def gather_result(result: StreamResult, ctx: DistContext, error: str | None = No
 def build_score(metric: str, result: StreamResult, *, mode: str, protocol: Protocol, pairing: Pairing,
                 results: Path, truth_info: dict, n_resamples: int, seed: int, label: str | None,
                 scorer: dict | None, notes: list[str], comparable: bool, extra_inputs: dict) -> dict:
-    """The score object (DESIGN.md contract 2) from the gathered per-frame matrices."""
+    """The score object (docs/architecture.md contract 2) from the gathered per-frame matrices."""
     frames = result.acc.stacked()  # (N, 19, 20), sorted by frame id
     s = compute_scores(frames, mode)
     quirk = compute_scores(frames, "reference")

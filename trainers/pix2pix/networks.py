@@ -1,4 +1,4 @@
-"""The pix2pix networks (REFERENCE.md section 4): U-Net / encoder-decoder generators and
+"""The pix2pix networks (docs/reference.md section 4): U-Net / encoder-decoder generators and
 PatchGAN / PixelGAN discriminators, with receptive fields computed from the layers.
 
 Parameter counts match the reference implementation exactly: a conv followed by BatchNorm has no

@@ -1,4 +1,4 @@
-"""Run a trained generator over a dataset and write a results folder (DESIGN.md contract 1).
+"""Run a trained generator over a dataset and write a results folder (docs/architecture.md contract 1).
 
 Cityscapes frames become ``<id>_leftImg8bit.png`` (so ``p2peval fcn-score`` reads the folder
 directly); other inputs ``<stem>_fake_B.png`` with ``<stem>_real_A.png`` and ``<stem>_real_B.png``
