@@ -115,6 +115,7 @@ def _score_row(folder: Path, score_path: Path, *, scorer: Path, root: Path, sha:
     from p2peval.core.imageio import list_images
     from p2peval.report.scorefile import file_list_hash, read_score, write_score
     from p2peval.scoring.fcn_score import fcn_score
+    from p2peval.scoring.options import Execution, GroundTruth, Intervals
 
     names = [p.name for p in list_images(folder)]
     if score_path.exists():
@@ -123,9 +124,9 @@ def _score_row(folder: Path, score_path: Path, *, scorer: Path, root: Path, sha:
                 and (old.get("inputs") or {}).get("file_list_sha256") == file_list_hash(names)
                 and (old.get("ci") or {}).get("n_resamples") == cfg.n_resamples):
             return old
-    score = fcn_score(folder, scorer=scorer, cityscapes=root, protocol="pix2pix", label=label,
-                      n_resamples=cfg.n_resamples, seed=cfg.seed, device=cfg.device,
-                      show_progress=show_progress, partial=score_path, workers=0)
+    score = fcn_score(folder, scorer=scorer, truth=GroundTruth(cityscapes=root), protocol="pix2pix", label=label,
+                      intervals=Intervals(cfg.n_resamples, cfg.seed),
+                      run=Execution(device=cfg.device, show_progress=show_progress, partial=score_path, workers=0))
     write_score(score_path, score)
     from p2peval.core.partial_state import partial_path
     partial_path(score_path).unlink(missing_ok=True)
@@ -192,7 +193,7 @@ def run_demo(out: str | Path = "results/demo", *, n_train: int | None = None,
 
 
 def _run_demo(out, *, n_train, n_val, size, steps, config, show_progress, file) -> dict:
-    from p2peval.scorers.train import train_scorer
+    from p2peval.scorers.train import ScorerTrainConfig, ScorerTrainRun, train_scorer
 
     file = file or sys.stdout
     cfg = config or DemoConfig()
@@ -214,10 +215,11 @@ def _run_demo(out, *, n_train, n_val, size, steps, config, show_progress, file) 
     print(f"[2/5] scorer: {cfg.arch}, {cfg.steps} steps of batch {cfg.batch_size} -> {out / 'scorer.pt'}",
           file=file, flush=True)
     t = time.monotonic()
-    meta = train_scorer(data, arch=cfg.arch, out=out / "scorer.pt", steps=cfg.steps,
-                        batch_size=cfg.batch_size, lr=cfg.lr, crop=cfg.crop, device=cfg.device,
-                        seed=cfg.seed, show_progress=show_progress, save_every=100,
-                        validate_each_epoch=False)
+    meta = train_scorer(
+        data, ScorerTrainConfig(arch=cfg.arch, steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr,
+                                crop=cfg.crop, seed=cfg.seed, save_every=100),
+        out=out / "scorer.pt",
+        run=ScorerTrainRun(device=cfg.device, show_progress=show_progress, validate_each_epoch=False))
     timings["train_s"] = time.monotonic() - t
 
     print(f"[3/5] rows: real val photos at 256x256 and degraded versions -> {out / 'images'}",

@@ -63,3 +63,18 @@ def make_scorer(path: Path, arch: str = "fcn8s-tiny", seed: int = 0, gain: float
                 prm.normal_(0, 1.0)
     save_scorer(path, model, arch=arch, config=config)
     return path
+
+
+def scoring_options(**flat) -> dict:
+    """Flat keyword arguments (``cityscapes=..., workers=0, n_resamples=50``) as the grouped
+    options of ``fcn_score``/``label_score`` (``truth``, ``intervals``, ``run``)."""
+    from dataclasses import fields
+
+    from p2peval.scoring.options import Execution, GroundTruth, Intervals
+
+    out = {}
+    for name, cls in (("truth", GroundTruth), ("intervals", Intervals), ("run", Execution)):
+        names = {f.name for f in fields(cls)}
+        out[name] = cls(**{k: flat.pop(k) for k in list(flat) if k in names})
+    out.update(flat)  # protocol, label, scorer
+    return out

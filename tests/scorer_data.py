@@ -43,3 +43,19 @@ def make_cityscapes(root: str | Path, n_train: int = 4, n_val: int = 2, h: int =
             d.mkdir(parents=True, exist_ok=True)
             Image.fromarray(photo).save(d / f"{fid}_leftImg8bit.png")
     return root
+
+
+def train(data, out, **flat):
+    """``train_scorer`` with flat keyword arguments: the training settings (``ScorerTrainConfig``)
+    and the run options (``ScorerTrainRun``) mixed, as a test writes them."""
+    from dataclasses import fields
+
+    from p2peval.scorers import train as train_mod
+
+    cfg_names = {f.name for f in fields(train_mod.ScorerTrainConfig)}
+    run_names = {f.name for f in fields(train_mod.ScorerTrainRun)}
+    unknown = set(flat) - cfg_names - run_names
+    assert not unknown, f"not a training option: {sorted(unknown)}"
+    cfg = train_mod.ScorerTrainConfig(**{k: v for k, v in flat.items() if k in cfg_names})
+    run = train_mod.ScorerTrainRun(**{k: v for k, v in flat.items() if k in run_names})
+    return train_mod.train_scorer(data, cfg, out=out, run=run)

@@ -12,7 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
-from evaluate_data import make_scorer, write_cityscapes, write_results
+from evaluate_data import make_scorer, scoring_options, write_cityscapes, write_results
 from p2peval.cli import main
 from p2peval.scoring.fcn_score import fcn_score
 from p2peval.scoring.label_score import label_score
@@ -78,7 +78,7 @@ def run_score(data, **kw):
     kw.setdefault("n_resamples", 100)
     kw.setdefault("show_progress", False)
     kw.setdefault("workers", 0)
-    return fcn_score(kw.pop("results", data["root"] / "res"), scorer=data["scorer"], **kw)
+    return fcn_score(kw.pop("results", data["root"] / "res"), scorer=data["scorer"], **scoring_options(**kw))
 
 
 @pytest.mark.parametrize("protocol", ["pix2pix", "pix2pix-strict", "fast"])
@@ -245,7 +245,7 @@ def test_label_score_matches_strict_numpy(data, tmp_path):
         Image.fromarray(col).save(pred / f"{fid}_leftImg8bit.png")
         up = np.repeat(np.repeat(small, 2, 0), 2, 1)  # nearest x2 = PIL NEAREST here
         pairs.append((gt, np.where(up == 255, 19, up)))
-    s = label_score(pred, cityscapes=data["root"] / "cs", n_resamples=50, show_progress=False, workers=0)
+    s = label_score(pred, **scoring_options(cityscapes=data["root"] / "cs", n_resamples=50, show_progress=False, workers=0))
     acc, cl, iu = strict_eval(pairs)
     assert (s["values"]["per_pixel_acc"], s["values"]["per_class_acc"], s["values"]["class_iou"]) == \
         pytest.approx((acc, cl, iu), abs=1e-12)
@@ -297,8 +297,8 @@ def test_size_multiple_scorer_pads_and_crops(tmp_path):
     ids = write_cityscapes(tmp_path / "cs", 2, label_hw=(40, 80))
     write_results(tmp_path / "res", [f"{i}_leftImg8bit.png" for i in ids], hw=(40, 40))
     make_scorer(tmp_path / "unet.pt", arch="unet-resnet18", gain=1.0)
-    s = fcn_score(tmp_path / "res", scorer=tmp_path / "unet.pt", cityscapes=tmp_path / "cs",
-                  protocol="fast", n_resamples=10, show_progress=False, workers=0)
+    s = fcn_score(tmp_path / "res", scorer=tmp_path / "unet.pt", **scoring_options(
+        cityscapes=tmp_path / "cs", protocol="fast", n_resamples=10, show_progress=False, workers=0))
     assert s["counts"]["frames"] == 2 and s["counts"]["pixels_predicted_index19"] == 0
     assert s["counts"]["pixels"] > 0
 
@@ -349,7 +349,7 @@ def test_label_score_counts_predictions_that_are_no_class(data, tmp_path):
         col = np.zeros(gt.shape + (3,), np.uint8)  # all black: no class anywhere
         Image.fromarray(col).save(pred / f"{fid}_leftImg8bit.png")
         n_black += int((gt < 19).sum())
-    s = label_score(pred, cityscapes=data["root"] / "cs", n_resamples=10, show_progress=False, workers=0)
+    s = label_score(pred, **scoring_options(cityscapes=data["root"] / "cs", n_resamples=10, show_progress=False, workers=0))
     assert s["values"]["per_pixel_acc"] == 0.0
     assert s["counts"]["pixels_predicted_no_class"] == n_black == s["counts"]["pixels"]
     assert "frames_dropped_by_reference_quirk" not in s["counts"]

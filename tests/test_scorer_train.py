@@ -15,7 +15,7 @@ from PIL import Image
 
 from p2peval.cli import main
 from p2peval.data.labels import LABELS
-from scorer_data import make_cityscapes
+from scorer_data import make_cityscapes, train
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -104,10 +104,9 @@ def _sha256_recipe(state: dict) -> str:
 
 def test_train_writes_verified_checkpoint_with_metadata(cs, tmp_path):
     from p2peval.scorers.checkpoint import load_scorer, read_checkpoint
-    from p2peval.scorers.train import train_scorer
 
     out = tmp_path / "s.pt"
-    meta = train_scorer(cs, arch="fcn8s-tiny", out=out, steps=3, batch_size=2, save_every=2,
+    meta = train(cs, arch="fcn8s-tiny", out=out, steps=3, batch_size=2, save_every=2,
                         show_progress=False)
     ckpt = read_checkpoint(out)
     assert ckpt["arch"] == "fcn8s-tiny" and ckpt["protocol"] == "pix2pix"
@@ -130,7 +129,7 @@ def test_resume_reaches_same_weights(cs, tmp_path, monkeypatch):
 
     kw = dict(arch="fcn8s-tiny", steps=4, batch_size=1, save_every=1, crop=(24, 48),
               show_progress=False)
-    full = train_mod.train_scorer(cs, out=tmp_path / "full.pt", **kw)
+    full = train(cs, out=tmp_path / "full.pt", **kw)
 
     real_lr = train_mod.learning_rate
 
@@ -141,11 +140,11 @@ def test_resume_reaches_same_weights(cs, tmp_path, monkeypatch):
 
     monkeypatch.setattr(train_mod, "learning_rate", killed_at_step_2)
     with pytest.raises(KeyboardInterrupt):
-        train_mod.train_scorer(cs, out=tmp_path / "cut.pt", **kw)
+        train(cs, out=tmp_path / "cut.pt", **kw)
     state = torch.load(tmp_path / "cut.state.pt", weights_only=True)
     assert state["step"] == 2
     monkeypatch.setattr(train_mod, "learning_rate", real_lr)
-    resumed = train_mod.train_scorer(cs, out=tmp_path / "cut.pt", **kw)
+    resumed = train(cs, out=tmp_path / "cut.pt", **kw)
     a = torch.load(tmp_path / "full.pt", weights_only=True)["state_dict"]
     b = torch.load(tmp_path / "cut.pt", weights_only=True)["state_dict"]
     assert a.keys() == b.keys()
@@ -180,10 +179,9 @@ def test_resume_with_other_settings_is_refused(cs, tmp_path, capsys):
 def test_small_fcn_learns_synthetic_scenes(tmp_path):
     """A tiny FCN-8s beats the majority-class baseline on held-out frames after a short run."""
     from p2peval.data.cityscapes import list_frames, read_train_ids
-    from p2peval.scorers.train import train_scorer
 
     root = make_cityscapes(tmp_path / "cs", n_train=6, n_val=3, h=32, w=64, seed=3)
-    meta = train_scorer(root, arch="fcn8s-tiny", out=tmp_path / "s.pt", steps=60, batch_size=2,
+    meta = train(root, arch="fcn8s-tiny", out=tmp_path / "s.pt", steps=60, batch_size=2,
                         lr=3e-3, show_progress=False, save_every=1000)
     v = meta["training"]["validation"][-1]
     # Baseline: always predict the most common class of the val labels (independent numpy).
@@ -224,10 +222,9 @@ def test_validation_matches_numpy_confusion(cs, tmp_path):
 def test_smp_scorer_trains_with_padding(tmp_path):
     """smp encoders need multiples of 32: a 40x80 frame is padded (input 0, target ignore)."""
     from p2peval.scorers.checkpoint import load_scorer
-    from p2peval.scorers.train import train_scorer
 
     root = make_cityscapes(tmp_path / "cs", n_train=1, n_val=1, h=40, w=80)
-    meta = train_scorer(root, arch="unet-resnet18", out=tmp_path / "u.pt", steps=1,
+    meta = train(root, arch="unet-resnet18", out=tmp_path / "u.pt", steps=1,
                         show_progress=False)
     assert meta["num_outputs"] == 19 and meta["training"]["validation"][0]["frames"] == 1
     model, _ = load_scorer(tmp_path / "u.pt", arch="unet-resnet18")
@@ -249,9 +246,8 @@ def test_pad_to_multiple():
 
 @pytest.fixture(scope="module")
 def ckpt(cs, tmp_path_factory) -> Path:
-    from p2peval.scorers.train import train_scorer
     out = tmp_path_factory.mktemp("ck") / "tiny.pt"
-    train_scorer(cs, arch="fcn8s-tiny", out=out, steps=1, show_progress=False)
+    train(cs, arch="fcn8s-tiny", out=out, steps=1, show_progress=False)
     return out
 
 
@@ -396,11 +392,10 @@ def test_torchrun_two_processes_match_one(cs, tmp_path):
 
 
 def test_loader_workers_do_not_change_weights(cs, tmp_path):
-    from p2peval.scorers.train import train_scorer
 
     kw = dict(arch="fcn8s-tiny", steps=3, batch_size=2, show_progress=False, validate_each_epoch=False)
-    a = train_scorer(cs, out=tmp_path / "w0.pt", workers=0, **kw)
-    b = train_scorer(cs, out=tmp_path / "w1.pt", workers=1, **kw)
+    a = train(cs, out=tmp_path / "w0.pt", workers=0, **kw)
+    b = train(cs, out=tmp_path / "w1.pt", workers=1, **kw)
     assert a["weights_sha256"] == b["weights_sha256"]
 
 
@@ -414,14 +409,14 @@ def test_corrupt_photo_in_loader_worker_is_one_line(tmp_path, capsys):
 
 
 def test_sgd_and_lr_schedules(cs, tmp_path):
-    from p2peval.scorers.train import ScorerTrainConfig, learning_rate, train_scorer
+    from p2peval.scorers.train import ScorerTrainConfig, learning_rate
 
     poly = ScorerTrainConfig(arch="fcn8s-tiny", lr=0.01)
     assert [learning_rate(poly, s, 10) for s in (0, 5, 9)] == pytest.approx(
         [0.01, 0.01 * 0.5 ** 0.9, 0.01 * 0.1 ** 0.9])
     const = ScorerTrainConfig(arch="fcn8s-tiny", lr=0.01, lr_schedule="constant")
     assert learning_rate(const, 9, 10) == 0.01
-    train_scorer(cs, arch="fcn8s-tiny", out=tmp_path / "sgd.pt", steps=2, optimizer="sgd",
+    train(cs, arch="fcn8s-tiny", out=tmp_path / "sgd.pt", steps=2, optimizer="sgd",
                  lr=1e-4, lr_schedule="constant", show_progress=False, validate_each_epoch=False)
     state = torch.load(tmp_path / "sgd.state.pt", weights_only=True)
     groups = state["optimizer"]["param_groups"]

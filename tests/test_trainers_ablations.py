@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from evaluate_data import scoring_options
+
 from p2peval.cli import main
 from p2peval.report.scorefile import read_score
 
@@ -61,8 +63,8 @@ def test_losses_run_scores_each_variant(toy, tmp_path, capsys):
         assert s["ablation"]["config"]["loss"]["objective"] == v
         assert s["ablation"]["config"]["data"]["direction"] == "AtoB"  # labels -> photo
         # the same numbers as scoring the variant's results folder directly
-        direct = fcn_score(out / "results" / v, scorer=scorer, cityscapes=data, n_resamples=20,
-                           show_progress=False)
+        direct = fcn_score(out / "results" / v, scorer=scorer,
+                           **scoring_options(cityscapes=data, n_resamples=20, show_progress=False))
         assert direct["values"] == s["values"]
     summary = json.loads((out / "ablation.json").read_text())
     assert set(summary["variants"]) == {"l1", "l1+cgan"}
@@ -84,7 +86,8 @@ def test_photo2labels_scores_label_maps(toy, tmp_path):
     s = read_score(out / "scores" / "l1.json")
     assert s["label"] == "l1" and s["metric"] == "label-score"
     assert s["ablation"]["config"]["data"]["direction"] == "BtoA"  # photo -> labels
-    direct = label_score(out / "results" / "l1", cityscapes=data, n_resamples=20, show_progress=False)
+    direct = label_score(out / "results" / "l1", **scoring_options(cityscapes=data, n_resamples=20,
+                                                                   show_progress=False))
     assert direct["values"] == s["values"]
 
 

@@ -163,16 +163,17 @@ def run_ablation(name: str, data: Path, out: Path, scorer: Path | None = None, *
         run = train(configs[v.name], out / "runs" / v.name, resume=True, show_progress=show_progress)
         results = translate(run, data, out / "results" / v.name, split="val", device=device,
                             seed=seed, show_progress=show_progress)
+        from p2peval.scoring.options import Execution, GroundTruth, Intervals
         if ablation.task == "labels2photo":
             from p2peval.scoring.fcn_score import fcn_score
-            score = fcn_score(results, scorer=scorer, cityscapes=cityscapes, split="val",
-                              protocol=protocol, device=dev, n_resamples=n_resamples, seed=seed,
-                              label=v.name, show_progress=show_progress)
+            score = fcn_score(results, scorer=scorer, truth=GroundTruth(cityscapes=cityscapes),
+                              protocol=protocol, label=v.name, intervals=Intervals(n_resamples, seed),
+                              run=Execution(device=dev, show_progress=show_progress))
         else:
             from p2peval.scoring.label_score import label_score
-            score = label_score(results, cityscapes=cityscapes, split="val", protocol=protocol,
-                                n_resamples=n_resamples, seed=seed, label=v.name,
-                                show_progress=show_progress)
+            score = label_score(results, truth=GroundTruth(cityscapes=cityscapes), protocol=protocol,
+                                label=v.name, intervals=Intervals(n_resamples, seed),
+                                run=Execution(show_progress=show_progress))
         score["ablation"] = {"set": name, "variant": v.name, "description": v.description,
                              "config": configs[v.name].to_dict()}
         write_score(score_path, score)

@@ -163,10 +163,11 @@ def build_chain(preset: Preset, out: Path, *, device: str = "cpu", show_progress
                          f"--native-height {p.native_height} --seed {p.seed}", data_done, do_data))
 
     def do_scorer():
-        from p2peval.scorers.train import train_scorer
-        train_scorer(data, arch=p.scorer_arch, out=scorer, protocol=p.protocol, steps=p.scorer_steps,
-                     batch_size=p.scorer_batch_size, lr=p.scorer_lr, device=device, seed=p.seed,
-                     show_progress=show_progress, validate_each_epoch=False)
+        from p2peval.scorers.train import ScorerTrainConfig, ScorerTrainRun, train_scorer
+        train_scorer(data, ScorerTrainConfig(arch=p.scorer_arch, protocol=p.protocol, steps=p.scorer_steps,
+                                             batch_size=p.scorer_batch_size, lr=p.scorer_lr, seed=p.seed),
+                     out=scorer, run=ScorerTrainRun(device=device, show_progress=show_progress,
+                                                    validate_each_epoch=False))
 
     ch.steps.append(Step("scorer", [_rel(scorer, o)],
                          f"p2peval scorer train --data {_rel(data, o)} --arch {p.scorer_arch} --out {_rel(scorer, o)} "
@@ -208,9 +209,10 @@ def build_chain(preset: Preset, out: Path, *, device: str = "cpu", show_progress
     def do_gt_fcn():
         from p2peval.report.scorefile import write_score
         from p2peval.scoring.fcn_score import fcn_score
-        s = fcn_score(gt, scorer=scorer, cityscapes=data, protocol=p.protocol, device=device,
-                      n_resamples=p.n_resamples, seed=p.seed, label=label["ground_truth"],
-                      show_progress=show_progress, workers=0)
+        from p2peval.scoring.options import Execution, GroundTruth, Intervals
+        s = fcn_score(gt, scorer=scorer, truth=GroundTruth(cityscapes=data), protocol=p.protocol,
+                      label=label["ground_truth"], intervals=Intervals(p.n_resamples, p.seed),
+                      run=Execution(device=device, show_progress=show_progress, workers=0))
         write_score(fcn_files["ground_truth"], s)
 
     ch.steps.append(Step("fcn-score ground truth", [_rel(fcn_files["ground_truth"], o)],

@@ -69,6 +69,7 @@ def run_benchmark(opts: FcnScoreBenchOptions) -> dict:
     from p2peval.scorers.checkpoint import save_scorer
     from p2peval.scorers.registry import build_scorer
     from p2peval.scoring.fcn_score import fcn_score
+    from p2peval.scoring.options import Execution, GroundTruth, Intervals
     from p2peval.scoring.inference import (
         load_checked_scorer,
         preprocess,
@@ -119,8 +120,9 @@ def run_benchmark(opts: FcnScoreBenchOptions) -> dict:
 
         def end_to_end() -> float:
             t0 = time.perf_counter()
-            fcn_score(tmp / "cs" / "results", scorer=loaded, cityscapes=tmp / "cs", protocol=proto.name,
-                      device=device, batch_size=bs, workers=workers, n_resamples=100, show_progress=False)
+            fcn_score(tmp / "cs" / "results", scorer=loaded, truth=GroundTruth(cityscapes=tmp / "cs"),
+                      protocol=proto.name, intervals=Intervals(n_resamples=100),
+                      run=Execution(device=device, batch_size=bs, workers=workers, show_progress=False))
             sync()
             return opts.n / (time.perf_counter() - t0)
 

@@ -52,6 +52,19 @@ def add_arguments(p) -> None:
                    help="images per forward pass (default: 1 at label resolution, 8 otherwise)")
 
 
+def ground_truth_options(args):
+    """The ground-truth options shared by fcn-score and label-score."""
+    from p2peval.scoring.options import GroundTruth
+    return GroundTruth(cityscapes=args.cityscapes, labels=args.labels, split=args.split, match=args.match,
+                       labels_side=args.labels_side, color_tolerance=args.color_tolerance,
+                       max_unmatched=args.max_unmatched)
+
+
+def interval_options(args):
+    from p2peval.scoring.options import Intervals
+    return Intervals(n_resamples=args.bootstrap, seed=args.seed)
+
+
 def finish(args, score) -> int:
     """Print and write a score (rank 0), then remove the partial state."""
     import json
@@ -83,15 +96,14 @@ def run(args) -> int:
 
     from p2peval.core.errors import P2PError
     from p2peval.scoring.fcn_score import fcn_score
+    from p2peval.scoring.options import Execution
 
     try:
         score = fcn_score(
-            args.results, scorer=args.scorer, cityscapes=args.cityscapes, labels=args.labels,
-            split=args.split, protocol=args.protocol, match=args.match, device=args.device,
-            batch_size=args.batch_size, workers=args.workers, n_resamples=args.bootstrap,
-            seed=args.seed, label=args.label, show_progress=not args.quiet,
-            labels_side=args.labels_side, color_tolerance=args.color_tolerance,
-            max_unmatched=args.max_unmatched, partial=args.out, resume=not args.no_resume)
+            args.results, scorer=args.scorer, truth=ground_truth_options(args), protocol=args.protocol,
+            label=args.label, intervals=interval_options(args),
+            run=Execution(device=args.device, batch_size=args.batch_size, workers=args.workers,
+                          show_progress=not args.quiet, partial=args.out, resume=not args.no_resume))
     except P2PError as e:
         if int(os.environ.get("RANK", "0")) != 0:  # rank 0 reports it; one line in all
             return e.exit_code

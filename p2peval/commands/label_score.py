@@ -17,14 +17,14 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from p2peval.commands.fcn_score import finish
+    from p2peval.commands.fcn_score import finish, ground_truth_options, interval_options
     from p2peval.scoring.label_score import label_score
+    from p2peval.scoring.options import Execution
 
     score = label_score(
-        args.pred, cityscapes=args.cityscapes, labels=args.labels, split=args.split,
-        protocol=args.protocol, match=args.match, n_resamples=args.bootstrap, seed=args.seed,
-        label=args.label, workers=args.workers, show_progress=not args.quiet,
-        labels_side=args.labels_side, color_tolerance=args.color_tolerance,
-        max_unmatched=args.max_unmatched, partial=args.out, resume=not args.no_resume)
+        args.pred, truth=ground_truth_options(args), protocol=args.protocol, label=args.label,
+        intervals=interval_options(args),
+        run=Execution(workers=args.workers, show_progress=not args.quiet, partial=args.out,
+                      resume=not args.no_resume))
     score["inputs"].setdefault("processes", 1)
     return finish(args, score)

@@ -66,7 +66,7 @@ def add_arguments(p) -> None:
 
 def run(args) -> int:
     from p2peval.core.errors import ConfigError
-    from p2peval.scorers.train import train_scorer
+    from p2peval.scorers.train import ScorerTrainConfig, ScorerTrainRun, train_scorer
 
     config = {}
     if args.widths is not None or args.fc_width is not None:
@@ -76,13 +76,14 @@ def run(args) -> int:
             config["widths"] = args.widths
         if args.fc_width is not None:
             config["fc_width"] = args.fc_width
-    meta = train_scorer(
-        args.data, arch=args.arch, out=args.out, protocol=args.protocol, epochs=args.epochs,
-        steps=args.steps, batch_size=args.batch_size, lr=args.lr, crop=args.crop,
-        device=args.device, seed=args.seed, resume=not args.no_resume, config=config or None,
-        show_progress=not args.quiet, optimizer=args.optimizer, weight_decay=args.weight_decay,
-        lr_schedule=args.lr_schedule, mirror=not args.no_mirror, save_every=args.save_every,
-        val_frames=args.val_frames, validate_each_epoch=not args.no_val, workers=args.workers)
+    cfg = ScorerTrainConfig(
+        arch=args.arch, model=config, protocol=args.protocol, epochs=args.epochs, steps=args.steps,
+        batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr, weight_decay=args.weight_decay,
+        lr_schedule=args.lr_schedule, crop=args.crop, mirror=not args.no_mirror, seed=args.seed,
+        save_every=args.save_every, val_frames=args.val_frames)
+    meta = train_scorer(args.data, cfg, out=args.out, run=ScorerTrainRun(
+        device=args.device, resume=not args.no_resume, show_progress=not args.quiet,
+        validate_each_epoch=not args.no_val, workers=args.workers))
     hist = (meta.get("training") or {}).get("validation") or []
     if hist and not args.quiet:
         v = hist[-1]

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +41,7 @@ class ScorerTrainConfig:
     """Everything that determines a scorer training run (saved in the checkpoint)."""
 
     arch: str
-    model: dict = field(default_factory=dict)  # full model config (widths, num_outputs, ...)
+    model: dict = field(default_factory=dict)  # model config overrides; the full config once built
     protocol: str = "pix2pix"
     epochs: int = 20
     steps: int | None = None  # total optimizer steps; overrides epochs when given
@@ -154,18 +154,24 @@ def validate(model: nn.Module, frames, protocol, device: torch.device, size_mult
                               "pixels_predicted_index19")}
 
 
-def train_scorer(data: str | Path, *, arch: str, out: str | Path, protocol: str = "pix2pix",
-                 epochs: int = 20, steps: int | None = None, batch_size: int = 1,
-                 lr: float = 1e-3, crop: tuple[int, int] | None = None, device: str = "cpu",
-                 seed: int = 0, resume: bool = True, config: dict | None = None,
-                 show_progress: bool = True, optimizer: str = "adam", momentum: float = 0.9,
-                 weight_decay: float = 0.0, lr_schedule: str = "poly", mirror: bool = True,
-                 save_every: int = 100, val_frames: int | None = None,
-                 validate_each_epoch: bool = True, workers: int = 0) -> dict:
-    """Train scorer ``arch`` on ``data`` (a Cityscapes root or a toy-city folder); write ``out``.
+@dataclass(frozen=True)
+class ScorerTrainRun:
+    """How a training run is carried out; none of it changes the weights (``workers`` > 0
+    prepares batches in that many processes, the batches are the same)."""
 
-    ``config`` overrides the architecture's default model config (e.g. FCN-8s widths).
-    ``workers`` > 0 prepares batches in that many processes (the batches do not change).
+    device: str = "cpu"
+    resume: bool = True
+    show_progress: bool = True
+    validate_each_epoch: bool = True
+    workers: int = 0
+
+
+def train_scorer(data: str | Path, cfg: ScorerTrainConfig, *, out: str | Path,
+                 run: ScorerTrainRun = ScorerTrainRun()) -> dict:
+    """Train scorer ``cfg.arch`` on ``data`` (a Cityscapes root or a toy-city folder); write ``out``.
+
+    ``cfg.model`` overrides the architecture's default model config (e.g. FCN-8s widths); the
+    checkpoint records the full one.
     Returns the checkpoint's metadata (with ``training``: steps, epochs, loss, validation).
     With ``resume`` (default) an existing ``<out stem>.state.pt`` of the same settings is continued;
     a finished run is not trained again (give more ``steps``/``epochs`` to extend it).
@@ -178,25 +184,23 @@ def train_scorer(data: str | Path, *, arch: str, out: str | Path, protocol: str 
     from p2peval.scoring.protocols import get_protocol
 
     out = Path(out)
+    arch, protocol, batch_size = cfg.arch, cfg.protocol, cfg.batch_size
+    device, show_progress, workers = run.device, run.show_progress, run.workers
     proto = get_protocol(protocol)
     spec = ARCHS.get(arch)
     root = find_cityscapes_root(data)
     train_frames = list_frames(root, "train")
     val_list = []
-    if validate_each_epoch and (root / "gtFine" / "val").is_dir():
+    if run.validate_each_epoch and (root / "gtFine" / "val").is_dir():
         val_list = list_frames(root, "val")
-        if val_frames is not None:
-            val_list = val_list[:val_frames]
+        if cfg.val_frames is not None:
+            val_list = val_list[:cfg.val_frames]
     dataset = ScorerTrainingSet(train_frames, proto)
 
-    torch.manual_seed(seed)
-    model, model_cfg = build_scorer(arch, config)
-    cfg = ScorerTrainConfig(
-        arch=arch, model=model_cfg, protocol=protocol, epochs=epochs, steps=steps,
-        batch_size=batch_size, optimizer=optimizer, lr=lr, momentum=momentum,
-        weight_decay=weight_decay, lr_schedule=lr_schedule,
-        crop=tuple(crop) if crop is not None else None, mirror=mirror, seed=seed,
-        save_every=save_every, val_frames=val_frames, train_files=_frame_list_hash(train_frames))
+    torch.manual_seed(cfg.seed)
+    model, model_cfg = build_scorer(arch, cfg.model or None)
+    cfg = replace(cfg, model=model_cfg, crop=tuple(cfg.crop) if cfg.crop is not None else None,
+                  train_files=_frame_list_hash(train_frames))
     _check_config(cfg)
     if workers < 0:
         raise ConfigError(f"workers must be >= 0, got {workers}")
@@ -218,7 +222,7 @@ def train_scorer(data: str | Path, *, arch: str, out: str | Path, protocol: str 
         # -- resume -----------------------------------------------------------------------
         step, history, losses = 0, [], []
         saved = None
-        if resume and state_path.exists():
+        if run.resume and state_path.exists():
             saved = _load_state(state_path, cfg)
             model.load_state_dict(saved["model"])
             step, history, losses = saved["step"], saved["history"], saved["losses"]

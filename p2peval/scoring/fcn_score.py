@@ -9,9 +9,10 @@ import torch
 from p2peval.core.distributed import device_for_rank, init_distributed, shard, shutdown
 from p2peval.core.errors import InputError
 from p2peval.core.partial_state import PartialState, fingerprint
-from p2peval.data.datasets import LabelImageOptions, ScoringDataset, image_size
+from p2peval.data.datasets import ScoringDataset, image_size
 from p2peval.data.pairing import Pairing, pair_results
 from p2peval.metrics.confusion import ConfusionAccumulator
+from p2peval.scoring.options import Execution, GroundTruth, Intervals
 from p2peval.scoring.protocols import Protocol, get_protocol
 from p2peval.scoring.stream import (
     StreamResult,
@@ -25,16 +26,12 @@ from p2peval.scoring.stream import (
 
 # ---------------------------------------------------------------- fcn-score
 
-def fcn_score(results, *, scorer, cityscapes=None, labels=None, split: str = "val",
-              protocol: str = "pix2pix", match: str = "id", device: str = "cpu",
-              batch_size: int | None = None, workers: int | None = None, n_resamples: int = 1000,
-              seed: int = 0, label: str | None = None, show_progress: bool = True,
-              labels_side: str = "whole", color_tolerance: float = 60.0, max_unmatched: float = 0.1,
-              partial: str | Path | None = None, resume: bool = True) -> dict | None:
+def fcn_score(results, *, scorer, truth: GroundTruth, protocol: str = "pix2pix", label: str | None = None,
+              intervals: Intervals = Intervals(), run: Execution = Execution()) -> dict | None:
     """FCN-score of the generated photos in ``results`` (docs/reference.md section 1).
 
-    ``scorer``: a checkpoint path (or a ``(model, meta, size_multiple)`` tuple). ``partial``: where
-    to keep the resumable per-frame state (removed by the caller once the score is written).
+    ``scorer``: a checkpoint path (or a ``(model, meta, size_multiple)`` tuple). ``run.partial``:
+    where to keep the resumable per-frame state (removed by the caller once the score is written).
     Returns the score object on rank 0 (None on other torchrun ranks).
     """
     from p2peval.core.device import check_device
@@ -49,9 +46,9 @@ def fcn_score(results, *, scorer, cityscapes=None, labels=None, split: str = "va
 
     proto = get_protocol(protocol)
     results = Path(results)
-    device = check_device(device)
-    truth, truth_info = resolve_ground_truth(cityscapes, labels, split)
-    pairing = pair_results(results, truth, match)
+    device = check_device(run.device)
+    frames, truth_info = resolve_ground_truth(truth.cityscapes, truth.labels, truth.split)
+    pairing = pair_results(results, frames, truth.match)
     ctx = init_distributed(device)
     try:
         device = device_for_rank(device, ctx)
@@ -62,14 +59,13 @@ def fcn_score(results, *, scorer, cityscapes=None, labels=None, split: str = "va
             model, meta, multiple = load_checked_scorer(scorer, device)
         from p2peval.scorers.checkpoint import scorer_fingerprint
         size = image_size(pairing.pairs[0].result)  # every result must have this size
-        notes, comparable = _comparability(proto, pairing, size, truth_info, split, meta, ctx.is_main)
-        label_opts = LabelImageOptions(side=labels_side, color_tolerance=color_tolerance,
-                                       max_unmatched=max_unmatched)
+        notes, comparable = _comparability(proto, pairing, size, truth_info, truth.split, meta, ctx.is_main)
+        label_opts = truth.label_options()
         fp = fingerprint({"metric": "fcn-score", "scorer": meta.get("weights_sha256"), "protocol": proto.settings(),
                           "pairs": [(p.key, str(p.result), str(p.truth.label)) for p in pairing.pairs],
                           "labels": label_opts, "rank": ctx.rank, "world": ctx.world_size})
-        ppath = None if partial is None else partial_path(partial, ctx.rank, ctx.world_size)
-        state = PartialState.load(ppath, fp) if resume else PartialState(ppath, fp)
+        ppath = None if run.partial is None else partial_path(run.partial, ctx.rank, ctx.world_size)
+        state = PartialState.load(ppath, fp) if run.resume else PartialState(ppath, fp)
         resumed = len(state.frame_ids)
         done = set(state.frame_ids)
         mine = [p for p in shard(pairing.pairs, ctx) if p.key not in done]
@@ -77,8 +73,8 @@ def fcn_score(results, *, scorer, cityscapes=None, labels=None, split: str = "va
             warn(f"resuming: {resumed} frames already scored in {ppath}")
         dataset = ScoringDataset(mine, proto, kind="photo", expected_size=size, label_options=label_opts)
         label_res = proto.eval_resolution == "label"
-        bs = batch_size or (1 if label_res else 8)
-        nw = default_workers() if workers is None else workers
+        bs = run.batch_size or (1 if label_res else 8)
+        nw = default_workers() if run.workers is None else run.workers
         table = torch.from_numpy(preprocess_table(proto)).to(device)
 
         @torch.inference_mode()
@@ -92,7 +88,7 @@ def fcn_score(results, *, scorer, cityscapes=None, labels=None, split: str = "va
         try:
             with tf32_disabled(device, proto):
                 res = stream_confusion(dataset, predict, device=device, batch_size=bs, workers=nw,
-                                       state=state, show_progress=show_progress and ctx.is_main,
+                                       state=state, show_progress=run.show_progress and ctx.is_main,
                                        desc=f"fcn-score ({proto.name})")
         except InputError as e:
             if not ctx.active:
@@ -104,7 +100,7 @@ def fcn_score(results, *, scorer, cityscapes=None, labels=None, split: str = "va
             return None
         return build_score(
             "fcn-score", res, mode=proto.index19, protocol=proto, pairing=pairing, results=results,
-            truth_info=truth_info, n_resamples=n_resamples, seed=seed, label=label,
+            truth_info=truth_info, n_resamples=intervals.n_resamples, seed=intervals.seed, label=label,
             scorer=scorer_fingerprint(meta), notes=notes, comparable=comparable,
             extra_inputs={"result_size": list(size), "device": device, "processes": ctx.world_size})
     finally:

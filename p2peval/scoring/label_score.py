@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from p2peval.core.partial_state import PartialState, fingerprint
-from p2peval.data.datasets import LabelImageOptions, ScoringDataset
+from p2peval.data.datasets import ScoringDataset
 from p2peval.data.pairing import pair_results
+from p2peval.scoring.options import Execution, GroundTruth, Intervals
 from p2peval.scoring.protocols import get_protocol
 from p2peval.scoring.stream import (
     build_score,
@@ -18,11 +19,8 @@ from p2peval.scoring.stream import (
 
 # ---------------------------------------------------------------- label-score
 
-def label_score(pred, *, cityscapes=None, labels=None, split: str = "val", protocol: str = "pix2pix",
-                match: str = "id", n_resamples: int = 1000, seed: int = 0, label: str | None = None,
-                workers: int | None = None, show_progress: bool = True, labels_side: str = "whole",
-                color_tolerance: float = 60.0, max_unmatched: float = 0.1,
-                partial: str | Path | None = None, resume: bool = True) -> dict:
+def label_score(pred, *, truth: GroundTruth, protocol: str = "pix2pix", label: str | None = None,
+                intervals: Intervals = Intervals(), run: Execution = Execution()) -> dict:
     """Score predicted label maps (photo -> labels, the paper's Table 6) with the FCN-score metrics.
 
     Predictions are train-id PNGs or colour PNGs (nearest class colour). A predicted colour that
@@ -32,10 +30,9 @@ def label_score(pred, *, cityscapes=None, labels=None, split: str = "val", proto
     """
     proto = get_protocol(protocol)
     pred = Path(pred)
-    truth, truth_info = resolve_ground_truth(cityscapes, labels, split)
-    pairing = pair_results(pred, truth, match)
-    label_opts = LabelImageOptions(side=labels_side, color_tolerance=color_tolerance,
-                                   max_unmatched=max_unmatched)
+    frames, truth_info = resolve_ground_truth(truth.cityscapes, truth.labels, truth.split)
+    pairing = pair_results(pred, frames, truth.match)
+    label_opts = truth.label_options()
     notes = ["label-score: predictions that are no class count as errors (strict confusion matrix)"]
     if not proto.comparable_with_published:
         notes.append(f"protocol {proto.name}: not comparable with published numbers")
@@ -48,19 +45,19 @@ def label_score(pred, *, cityscapes=None, labels=None, split: str = "val", proto
     fp = fingerprint({"metric": "label-score", "protocol": proto.settings(), "labels": label_opts,
                       "pairs": [(p.key, str(p.result), str(p.truth.label)) for p in pairing.pairs]})
     from p2peval.core.partial_state import partial_path
-    state = PartialState.load(None if partial is None else partial_path(partial), fp) if resume \
-        else PartialState(None if partial is None else partial_path(partial), fp)
+    ppath = None if run.partial is None else partial_path(run.partial)
+    state = PartialState.load(ppath, fp) if run.resume else PartialState(ppath, fp)
     resumed = len(state.frame_ids)
     done = set(state.frame_ids)
     dataset = ScoringDataset([p for p in pairing.pairs if p.key not in done], proto, kind="labels",
                              label_options=label_opts)
     res = stream_confusion(dataset, lambda x: x, device="cpu", batch_size=1,
-                           workers=default_workers() if workers is None else workers, state=state,
-                           show_progress=show_progress, desc=f"label-score ({proto.name})")
+                           workers=default_workers() if run.workers is None else run.workers, state=state,
+                           show_progress=run.show_progress, desc=f"label-score ({proto.name})")
     res.resumed_frames = resumed
     return build_score(
         "label-score", res, mode="strict", protocol=proto, pairing=pairing, results=pred,
-        truth_info=truth_info, n_resamples=n_resamples, seed=seed, label=label, scorer=None,
+        truth_info=truth_info, n_resamples=intervals.n_resamples, seed=intervals.seed, label=label, scorer=None,
         notes=notes, comparable=comparable, extra_inputs={})
 
 
