@@ -60,6 +60,42 @@ def reference_predictions(ckpt: Path, frames: list[tuple[Path, Path]], protocol:
     return pairs
 
 
+RAW_BICYCLE = next(lab.id for lab in LABELS if lab.train_id == 18)
+RAW_CAR = next(lab.id for lab in LABELS if lab.train_id == 13)
+DROP = (1, 4)  # positions (in sorted frame order) of the frames the reference's quirk drops
+
+
+def _label_position_map(label_hw, result_hw) -> np.ndarray:
+    """For each pixel of the nearest-downsampled label (``fast``), the flat index of its source."""
+    idx = np.arange(label_hw[0] * label_hw[1], dtype=np.int32).reshape(label_hw)
+    return np.array(Image.fromarray(idx).resize((result_hw[1], result_hw[0]), Image.NEAREST))
+
+
+def _place_reference_drops(frames, scorer) -> None:
+    """Rewrite the labels so that the reference drops exactly the frames at ``DROP``.
+
+    The reference drops a frame when a pixel of ground truth 18 (bicycle) is predicted as index
+    19. Predictions do not depend on label content, so: no bicycle anywhere (car instead), then in
+    each ``DROP`` frame one bicycle pixel where the scorer predicts 19 at label resolution
+    (``pix2pix``) and one where it does after the label is downsampled (``fast``). The other
+    frames keep their index-19 predictions on other classes: the reference's hist[gt + 1, 0].
+    """
+    for label_path, _ in frames:
+        lab = np.array(Image.open(label_path))
+        lab[lab == RAW_BICYCLE] = RAW_CAR
+        Image.fromarray(lab).save(label_path)
+    full = reference_predictions(scorer, frames, "pix2pix")
+    fast = reference_predictions(scorer, frames, "fast")
+    for k in DROP:
+        label_path, _ = frames[k]
+        lab = np.array(Image.open(label_path))
+        (_, p_full), (_, p_fast) = full[k], fast[k]
+        assert (p_full == 19).any() and (p_fast == 19).any(), "the scorer predicts no 19 here"
+        lab.flat[np.flatnonzero(p_full == 19)[0]] = RAW_BICYCLE
+        lab.flat[_label_position_map(lab.shape, p_fast.shape)[p_fast == 19][0]] = RAW_BICYCLE
+        Image.fromarray(lab).save(label_path)
+
+
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     root = tmp_path_factory.mktemp("fcn")
@@ -70,6 +106,7 @@ def data(tmp_path_factory):
     sorted_ids = sorted(ids, key=lambda i: (i.rsplit("_", 2)[0], i))
     frames = [(root / "cs" / "gtFine" / "val" / i.rsplit("_", 2)[0] / f"{i}_gtFine_labelIds.png",
                root / "res" / f"{i}_leftImg8bit.png") for i in sorted_ids]
+    _place_reference_drops(frames, root / "scorer.pt")
     return {"root": root, "ids": sorted_ids, "frames": frames, "scorer": root / "scorer.pt"}
 
 
@@ -95,8 +132,13 @@ def test_matches_reference_evaluator(data, protocol):
     assert s["counts"]["frames_dropped_by_reference_quirk"] == dropped
     assert s["counts"]["pixels_predicted_index19"] == sum(int(((p == 19) & (g < 19)).sum()) for g, p in pairs)
     assert s["counts"]["frames"] == N_FRAMES and s["counts"]["images"] == N_FRAMES
-    # The data exercise the quirk, without every frame being dropped.
-    assert 0 < s["counts"]["pixels_predicted_index19"]
+    # The data exercise both halves of the quirk: two frames dropped, and the five kept ones
+    # carry index-19 predictions (counted in hist[gt + 1, 0] by the reference).
+    assert dropped == len(DROP) == 2
+    kept = [(g, p) for k, (g, p) in enumerate(pairs) if k not in DROP]
+    assert reference_eval(kept)[1] == 0
+    assert sum(((p == 19) & (g < 18)).any() for g, p in kept) == N_FRAMES - len(DROP)
+    assert sum(int(((p == 19) & (g < 18)).sum()) for g, p in kept) > 20
     if protocol == "fast":
         assert any("not comparable" in n for n in s["notes"])
     assert s["comparable_with_published"] is False  # toy sizes and a tiny scorer
