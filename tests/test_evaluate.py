@@ -33,9 +33,12 @@ def ref_train_ids(label_ids: np.ndarray) -> np.ndarray:
     return out
 
 
-def reference_predictions(ckpt: Path, frames: list[tuple[Path, Path]], protocol: str = "pix2pix"):
+def reference_predictions(ckpt: Path, frames: list[tuple[Path, Path]], protocol: str = "pix2pix",
+                          size_multiple: int = 1):
     """The reference evaluator's steps in numpy: imresize, float32, RGB->BGR, in-place float64
-    mean subtraction, CHW, forward, argmax. ``fast``: labels nearest-downsampled instead."""
+    mean subtraction, CHW, forward, argmax. ``fast``: labels nearest-downsampled instead.
+    ``size_multiple`` > 1: the input is reflect-padded at the bottom and right to multiples of it
+    (numpy's ``np.pad``) and the scores are cropped back to the top-left H x W."""
     from p2peval.scorers.registry import build_scorer
 
     ck = torch.load(ckpt, weights_only=True)
@@ -54,10 +57,48 @@ def reference_predictions(ckpt: Path, frames: list[tuple[Path, Path]], protocol:
         in_ = in_[:, :, ::-1]
         in_ -= np.array(MEAN_BGR)
         in_ = in_.transpose((2, 0, 1)).copy()
+        h, w = in_.shape[1:]
+        in_ = np.pad(in_, ((0, 0), (0, -h % size_multiple), (0, -w % size_multiple)), mode="reflect")
         with torch.no_grad():
-            score = model(torch.from_numpy(in_)[None])[0].numpy()
+            score = model(torch.from_numpy(in_)[None])[0].numpy()[:, :h, :w]
         pairs.append((label, score.argmax(axis=0)))
     return pairs
+
+
+RAW_BICYCLE = next(lab.id for lab in LABELS if lab.train_id == 18)
+RAW_CAR = next(lab.id for lab in LABELS if lab.train_id == 13)
+DROP = (1, 4)  # positions (in sorted frame order) of the frames the reference's quirk drops
+
+
+def _label_position_map(label_hw, result_hw) -> np.ndarray:
+    """For each pixel of the nearest-downsampled label (``fast``), the flat index of its source."""
+    idx = np.arange(label_hw[0] * label_hw[1], dtype=np.int32).reshape(label_hw)
+    return np.array(Image.fromarray(idx).resize((result_hw[1], result_hw[0]), Image.NEAREST))
+
+
+def _place_reference_drops(frames, scorer) -> None:
+    """Rewrite the labels so that the reference drops exactly the frames at ``DROP``.
+
+    The reference drops a frame when a pixel of ground truth 18 (bicycle) is predicted as index
+    19. Predictions do not depend on label content, so: no bicycle anywhere (car instead), then in
+    each ``DROP`` frame one bicycle pixel where the scorer predicts 19 at label resolution
+    (``pix2pix``) and one where it does after the label is downsampled (``fast``). The other
+    frames keep their index-19 predictions on other classes: the reference's hist[gt + 1, 0].
+    """
+    for label_path, _ in frames:
+        lab = np.array(Image.open(label_path))
+        lab[lab == RAW_BICYCLE] = RAW_CAR
+        Image.fromarray(lab).save(label_path)
+    full = reference_predictions(scorer, frames, "pix2pix")
+    fast = reference_predictions(scorer, frames, "fast")
+    for k in DROP:
+        label_path, _ = frames[k]
+        lab = np.array(Image.open(label_path))
+        (_, p_full), (_, p_fast) = full[k], fast[k]
+        assert (p_full == 19).any() and (p_fast == 19).any(), "the scorer predicts no 19 here"
+        lab.flat[np.flatnonzero(p_full == 19)[0]] = RAW_BICYCLE
+        lab.flat[_label_position_map(lab.shape, p_fast.shape)[p_fast == 19][0]] = RAW_BICYCLE
+        Image.fromarray(lab).save(label_path)
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +111,7 @@ def data(tmp_path_factory):
     sorted_ids = sorted(ids, key=lambda i: (i.rsplit("_", 2)[0], i))
     frames = [(root / "cs" / "gtFine" / "val" / i.rsplit("_", 2)[0] / f"{i}_gtFine_labelIds.png",
                root / "res" / f"{i}_leftImg8bit.png") for i in sorted_ids]
+    _place_reference_drops(frames, root / "scorer.pt")
     return {"root": root, "ids": sorted_ids, "frames": frames, "scorer": root / "scorer.pt"}
 
 
@@ -95,8 +137,13 @@ def test_matches_reference_evaluator(data, protocol):
     assert s["counts"]["frames_dropped_by_reference_quirk"] == dropped
     assert s["counts"]["pixels_predicted_index19"] == sum(int(((p == 19) & (g < 19)).sum()) for g, p in pairs)
     assert s["counts"]["frames"] == N_FRAMES and s["counts"]["images"] == N_FRAMES
-    # The data exercise the quirk, without every frame being dropped.
-    assert 0 < s["counts"]["pixels_predicted_index19"]
+    # The data exercise both halves of the quirk: two frames dropped, and the five kept ones
+    # carry index-19 predictions (counted in hist[gt + 1, 0] by the reference).
+    assert dropped == len(DROP) == 2
+    kept = [(g, p) for k, (g, p) in enumerate(pairs) if k not in DROP]
+    assert reference_eval(kept)[1] == 0
+    assert sum(((p == 19) & (g < 18)).any() for g, p in kept) == N_FRAMES - len(DROP)
+    assert sum(int(((p == 19) & (g < 18)).sum()) for g, p in kept) > 20
     if protocol == "fast":
         assert any("not comparable" in n for n in s["notes"])
     assert s["comparable_with_published"] is False  # toy sizes and a tiny scorer
@@ -293,14 +340,83 @@ def test_resume_after_a_bad_file(data, tmp_path, capsys):
 
 
 def test_size_multiple_scorer_pads_and_crops(tmp_path):
-    """An smp scorer (sizes must be multiples of 32) scores 40x40 results by reflect padding."""
+    """An smp scorer (sizes must be multiples of 32) scores 40x40 results: the checkpoint's size
+    multiple is applied, and the scores equal an independent run on numpy reflect-padded inputs
+    cropped back to the top-left 40x40."""
     ids = write_cityscapes(tmp_path / "cs", 2, label_hw=(40, 80))
     write_results(tmp_path / "res", [f"{i}_leftImg8bit.png" for i in ids], hw=(40, 40))
     make_scorer(tmp_path / "unet.pt", arch="unet-resnet18", gain=1.0)
     s = fcn_score(tmp_path / "res", scorer=tmp_path / "unet.pt", **scoring_options(
         cityscapes=tmp_path / "cs", protocol="fast", n_resamples=10, show_progress=False, workers=0))
-    assert s["counts"]["frames"] == 2 and s["counts"]["pixels_predicted_index19"] == 0
-    assert s["counts"]["pixels"] > 0
+    frames = [(tmp_path / "cs" / "gtFine" / "val" / i.rsplit("_", 2)[0] / f"{i}_gtFine_labelIds.png",
+               tmp_path / "res" / f"{i}_leftImg8bit.png") for i in sorted(ids)]
+    pairs = reference_predictions(tmp_path / "unet.pt", frames, "fast", size_multiple=32)
+    v = s["values"]
+    assert (v["per_pixel_acc"], v["per_class_acc"], v["class_iou"]) == pytest.approx(strict_eval(pairs), abs=1e-12)
+    assert s["counts"]["frames"] == 2 and s["counts"]["pixels"] == sum(int((g < 19).sum()) for g, _ in pairs)
+
+
+def _two_convs(seed: int) -> torch.nn.Module:
+    """Two 3x3 convolutions: each output pixel sees the 5x5 input pixels around it."""
+    torch.manual_seed(seed)
+    return torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, padding=1), torch.nn.ReLU(),
+                               torch.nn.Conv2d(8, 20, 3, padding=1)).eval()
+
+
+@pytest.mark.parametrize("hw", [(40, 40), (40, 70), (33, 64)], ids=["40x40", "40x70", "33x64"])
+def test_padded_scores_equal_an_unpadded_run_where_the_field_allows(hw):
+    """With a receptive field of 5x5 (radius 2), padding at the bottom/right can only change the
+    last two rows and columns: everywhere else the padded, cropped scores equal the unpadded run."""
+    from p2peval.scoring.inference import scorer_logits
+
+    net = _two_convs(0)
+    h, w = hw
+    x = torch.randn(2, 3, h, w, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        padded = scorer_logits(net, x, 32)
+        plain = net(x)
+    assert padded.shape == (2, 20, h, w)
+    assert torch.allclose(padded[..., : h - 2, : w - 2], plain[..., : h - 2, : w - 2], atol=1e-5, rtol=0)
+    if h % 32 and w % 32:  # the padding is real: the border differs from zero-padded convolution
+        assert not torch.allclose(padded[..., h - 1, :], plain[..., h - 1, :], atol=1e-3)
+
+
+def test_marker_pixel_is_found_where_it_was(tmp_path):
+    """One white pixel on black, scored by a 3x3 box filter (class 1 where the 3x3 window holds the
+    marker, else class 0) through fcn-score with a size multiple of 32: the predicted class-1
+    pixels are exactly the marker's 3x3 neighbourhood (cut at the image border), so the crop is
+    aligned, including next to the padded border and at the corner."""
+    from evaluate_data import frame_ids
+
+    net = torch.nn.Conv2d(3, 20, 3, padding=1, padding_mode="replicate")
+    background, marker = -sum(MEAN_BGR), 3 * 255 - sum(MEAN_BGR)  # one pixel, channels summed
+    with torch.no_grad():
+        net.weight.zero_()
+        net.weight[1] = 1.0
+        net.bias.fill_(-1e4)
+        net.bias[0] = 0.0
+        net.bias[1] = -(9 * background + (marker - background) / 2)  # 1 marker pixel in the window
+    h, w = 40, 40
+    places = [(10, 12), (38, 37), (39, 39), (0, 39)]
+    ids = frame_ids(len(places))
+    road, sidewalk = (next(lab.id for lab in LABELS if lab.train_id == t) for t in (0, 1))
+    for fid, (r, c) in zip(ids, places):
+        photo = np.zeros((h, w, 3), np.uint8)
+        photo[r, c] = 255
+        (tmp_path / "res").mkdir(exist_ok=True)
+        Image.fromarray(photo).save(tmp_path / "res" / f"{fid}_leftImg8bit.png")
+        lab = np.full((h, w), road, np.uint8)
+        lab[max(r - 1, 0): r + 2, max(c - 1, 0): c + 2] = sidewalk
+        d = tmp_path / "cs" / "gtFine" / "val" / fid.rsplit("_", 2)[0]
+        d.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(lab).save(d / f"{fid}_gtFine_labelIds.png")
+    meta = {"arch": "box3x3", "num_outputs": 20}
+    s = fcn_score(tmp_path / "res", scorer=(net, meta, 32), **scoring_options(
+        cityscapes=tmp_path / "cs", protocol="fast", n_resamples=10, show_progress=False, workers=0))
+    hist = np.array(s["confusion_matrix"])
+    n_marked = 9 + 9 + 4 + 4  # interior, one row above the padding, bottom-right and top-right corners
+    assert hist[1, 1] == n_marked and hist[0, 0] == len(places) * h * w - n_marked
+    assert hist.sum() == hist[0, 0] + hist[1, 1]  # nothing off the diagonal
 
 
 def test_numbered_pair_images_as_labels(data, tmp_path):

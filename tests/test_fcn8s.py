@@ -163,15 +163,44 @@ def test_registry_fcn8s_widths_configurable():
     assert model.fc7_cs.out_channels == 16 and model.conv1_1.out_channels == 8
 
 
+@pytest.fixture
+def no_network(monkeypatch, tmp_path):
+    """Every way out to the network raises, and is recorded (in case a library swallows the error).
+
+    torch.hub and huggingface_hub bind their HTTP clients at import time, so patching those names
+    guards nothing; every client ends in ``socket.getaddrinfo`` and ``socket.socket.connect``.
+    The download caches point at empty folders, so weights already on disk cannot hide a download.
+    """
+    import socket
+
+    attempts: list[str] = []
+
+    def refuse(what):
+        def blocked(*args, **kwargs):
+            attempts.append(f"{what}{args[1:] if what.startswith('socket.connect') else args}")
+            raise OSError(f"network access attempted: {what}")
+        return blocked
+
+    monkeypatch.setattr(socket, "getaddrinfo", refuse("getaddrinfo"))
+    monkeypatch.setattr(socket, "create_connection", refuse("create_connection"))
+    monkeypatch.setattr(socket.socket, "connect", refuse("socket.connect"))
+    monkeypatch.setattr(socket.socket, "connect_ex", refuse("socket.connect_ex"))
+    for var in ("TORCH_HOME", "HF_HOME", "HF_HUB_CACHE", "XDG_CACHE_HOME"):
+        monkeypatch.setenv(var, str(tmp_path / "cache" / var))
+    yield attempts
+    assert not attempts, f"network access attempted: {attempts}"
+
+
+def test_network_guard_blocks_downloads(no_network):
+    """The guard itself: an HTTP download through torch.hub fails and is recorded."""
+    with pytest.raises(OSError, match="network access attempted"):
+        torch.hub.load_state_dict_from_url("https://download.pytorch.org/models/resnet18-f37072fd.pth")
+    assert any("download.pytorch.org" in a for a in no_network)
+    no_network.clear()  # expected here; the fixture fails any other test that records one
+
+
 @pytest.mark.parametrize("arch", ["unet-resnet18", "unet-resnet34", "deeplabv3plus-resnet50"])
-def test_smp_archs_build_offline(arch, monkeypatch):
-    # Any download attempt fails loudly instead of reaching the network.
-    import urllib.request
-
-    def no_network(*a, **k):
-        raise AssertionError("network access attempted")
-
-    monkeypatch.setattr(urllib.request, "urlopen", no_network)
+def test_smp_archs_build_offline(arch, no_network):
     torch.manual_seed(0)
     model, cfg = build_scorer(arch)
     assert ARCHS.get(arch).size_multiple == 32

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -25,8 +26,8 @@ def test_presets_are_frozen_data():
     assert {"toycity-smoke", "toycity-losses"} <= set(PRESETS.names())
     p = get_preset("toycity-losses")
     assert p.size == 128 and set(p.variants) == {"l1", "gan", "cgan", "l1+gan", "l1+cgan"}
-    with pytest.raises(Exception):
-        p.size = 64  # frozen
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        p.size = 64  # frozen: a preset cannot be changed after it is registered
     # Every step names its outputs and a command.
     ch = build_chain(p, Path("/nonexistent/out"))
     assert all(s.outputs and s.command for s in ch.steps)

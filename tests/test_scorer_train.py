@@ -220,14 +220,56 @@ def test_validation_matches_numpy_confusion(cs, tmp_path):
 
 
 def test_smp_scorer_trains_with_padding(tmp_path):
-    """smp encoders need multiples of 32: a 40x80 frame is padded (input 0, target ignore)."""
-    from p2peval.scorers.checkpoint import load_scorer
+    """smp encoders need multiples of 32: a 40x80 frame is padded at the bottom/right (input 0,
+    target ignore). The batch holds the frame unchanged in its top-left corner; the step's loss is
+    the cross-entropy of the real pixels only; validation equals an independent run on the
+    numpy reflect-padded input, cropped back to the top-left 40x80."""
+    import dataclasses
 
-    root = make_cityscapes(tmp_path / "cs", n_train=1, n_val=1, h=40, w=80)
+    import torch.nn.functional as F
+
+    from p2peval.data.cityscapes import list_frames
+    from p2peval.scorers.checkpoint import load_scorer
+    from p2peval.scorers.data import ScorerTrainingSet
+    from p2peval.scorers.registry import build_scorer
+    from p2peval.scorers.train import ScorerTrainConfig, StepBatches, train_scorer
+    from p2peval.scoring.protocols import get_protocol
+    from test_confusion import reference_eval
+
+    h, w = 40, 80
+    root = make_cityscapes(tmp_path / "cs", n_train=1, n_val=1, h=h, w=w)
     meta = train(root, arch="unet-resnet18", out=tmp_path / "u.pt", steps=1,
                         show_progress=False)
     assert meta["num_outputs"] == 19 and meta["training"]["validation"][0]["frames"] == 1
+    proto = get_protocol("pix2pix")
+    train_set = ScorerTrainingSet(list_frames(root, "train"), proto)
+    cfg = ScorerTrainConfig(**meta["training"]["config"])
+
+    # The batch: the unaugmented frame at the top-left, zeros and ignore elsewhere.
+    x, y = StepBatches(train_set, dataclasses.replace(cfg, mirror=False), 1, 0, 1, 32, root)._batch(0)
+    x0, y0 = train_set.item(0)
+    assert x.shape == (1, 3, 64, 96) and y.shape == (1, 64, 96)
+    assert torch.equal(x[0, :, :h, :w], x0) and torch.equal(y[0, :h, :w], y0)
+    assert (x[..., h:, :] == 0).all() and (x[..., w:] == 0).all()
+    assert (y[:, h:] == 255).all() and (y[..., w:] == 255).all()
+
+    # The step's loss: initial weights on the batch it trained on, cross-entropy of the 40x80 frame.
+    x, y = StepBatches(train_set, cfg, 1, 0, 1, 32, root)._batch(0)
+    torch.manual_seed(cfg.seed)
+    model0, _ = build_scorer("unet-resnet18")
+    logits = model0.train()(x)[..., :h, :w]
+    expect = F.cross_entropy(logits, y[:, :h, :w], ignore_index=255).item()
+    assert meta["training"]["last_loss"] == pytest.approx(expect, rel=1e-5)
+
+    # Validation: the trained model on the reflect-padded val photo, cropped back.
     model, _ = load_scorer(tmp_path / "u.pt", arch="unet-resnet18")
+    xv, yv = ScorerTrainingSet(list_frames(root, "val"), proto, cache_bytes=0).item(0)
+    padded = np.pad(xv.numpy(), ((0, 0), (0, 64 - h), (0, 96 - w)), mode="reflect")
+    with torch.no_grad():
+        pred = model.eval()(torch.from_numpy(padded)[None])[0, :, :h, :w].argmax(0).numpy()
+    (acc, cl, iu), _ = reference_eval([(yv.numpy(), pred)])
+    v = meta["training"]["validation"][0]
+    assert (v["per_pixel_acc"], v["per_class_acc"], v["class_iou"]) == pytest.approx((acc, cl, iu), abs=1e-12)
 
 
 def test_pad_to_multiple():
@@ -346,11 +388,11 @@ def test_scorer_train_cli_bad_inputs(cs, tmp_path, capsys):
         rc, _, err = run_cli("scorer", "train", "--data", cs, "--arch", "fcn8s-tiny", "--out", out,
                              "--device", "cuda", capsys=capsys)
         assert_one_line_error(rc, err, "no CUDA device")
-    # Malformed option values are argparse errors: exit 2, one line naming the option.
-    rc = main(["scorer", "train", "--data", str(cs), "--arch", "fcn8s-tiny", "--out", str(out),
-               "--crop", "12by4"])
-    err = capsys.readouterr().err
-    assert rc == 2 and "argument --crop" in err and "expected HxW" in err and len(err.strip().splitlines()) == 1
+    # Malformed option values are argparse errors (exit 2, one usage line plus the message).
+    with pytest.raises(SystemExit) as e:
+        main(["scorer", "train", "--data", str(cs), "--arch", "fcn8s-tiny", "--out", str(out),
+              "--crop", "12by4"])
+    assert e.value.code == 2 and "expected HxW" in capsys.readouterr().err
     assert not out.exists()
 
 

@@ -61,22 +61,53 @@ def server(study):
 
 
 class Recorder:
-    """Everything the page receives: HTTP bodies and websocket frames."""
+    """Everything the page receives: HTTP bodies and websocket frames.
+
+    Subresources go through a route that fetches the response, keeps its body and hands it to the
+    page, so each body is read before the page sees it (bodies read from "response" events are
+    lost when the page navigates away, e.g. on reload). Page documents are left to the browser
+    (a fulfilled document would lose its loopback origin, and Chromium would then refuse the
+    app's websocket) and read from their response event. A body that cannot be read is recorded
+    as a failure, never as an empty body, and the audit below fails on it.
+    """
 
     def __init__(self, page):
         self.frames: list[bytes] = []
         self.bodies: list[tuple[str, bytes]] = []
+        self.failures: list[tuple[str, str]] = []
         page.on("websocket", lambda ws: ws.on("framereceived", self._frame))
-        page.on("response", self._response)
+        page.on("response", self._document)
+        page.route("**/*", self._route)
 
     def _frame(self, payload):
         self.frames.append(payload if isinstance(payload, bytes) else payload.encode())
 
-    def _response(self, response):
+    def _keep(self, url: str, read) -> bool:
         try:
-            self.bodies.append((response.url, response.body()))
-        except Exception:  # redirects and aborted requests have no body
-            self.bodies.append((response.url, b""))
+            self.bodies.append((url, read()))
+            return True
+        except Exception as e:  # recorded, and fails the audit
+            self.failures.append((url, repr(e)))
+            return False
+
+    def _document(self, response):
+        if response.request.is_navigation_request() and not 300 <= response.status < 400:
+            self._keep(response.url, response.body)
+
+    def _route(self, route):
+        if route.request.is_navigation_request():
+            route.continue_()
+            return
+        try:
+            response = route.fetch()
+        except Exception as e:
+            self.failures.append((route.request.url, repr(e)))
+            route.abort()
+            return
+        if self._keep(route.request.url, response.body):
+            route.fulfill(response=response, body=self.bodies[-1][1])
+        else:
+            route.abort()
 
 
 def _answer(page, label="First"):
@@ -167,6 +198,10 @@ def test_participant_runs_the_protocol(study, server, browser):
 
 def _check_nothing_revealed(rec: Recorder, path: Path, d: Path) -> None:
     secrets = [*ALGOS, "scene0", "_real_B", "_fake_B", str(d), str(path.parent), "real_position"]
+    assert not rec.failures, f"response bodies that could not be read: {rec.failures}"
+    pages = [body for url, body in rec.bodies if b"<html" in body.lower()]
+    assert pages and all(len(b) > 100 for b in pages), "the app's page itself was not audited"
+    assert sum(len(b) for _, b in rec.bodies) > 10_000  # the app's scripts, not just headers
     for url, body in rec.bodies:
         for s in secrets:
             assert s not in url, (s, url)

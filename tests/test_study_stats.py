@@ -104,12 +104,23 @@ def test_permutation_monte_carlo_close_to_scipy(shift):
 
 
 def test_permutation_test_has_its_nominal_size():
-    """Under the null (same rates) p < 0.05 in about 5% of studies."""
+    """Under the null (same rates) p < 0.05 in 5% of studies, and the check can tell 5% from 8%.
+
+    Participant rates are continuous here, so the only discreteness left is the Monte Carlo one:
+    with 400 resamples p < 0.05 means at most 19 of 400 permutations as extreme as the observed
+    split, which happens with probability exactly 20/401 under the null. The acceptance band is
+    the central 99.99% of Binomial(n, 20/401); the test also checks that a true size of 8% (or
+    3%) would fall outside it with probability above 99.99%.
+    """
+    n_studies, n_resamples = 6000, 400
+    size = 20 / (n_resamples + 1)
+    lo, hi = stats.binom.ppf([0.00005, 0.99995], n_studies, size)
+    assert stats.binom.cdf(hi, n_studies, 0.08) < 1e-4 and stats.binom.sf(lo - 1, n_studies, 0.03) < 1e-4
     rng = np.random.default_rng(12)
-    hits = sum(permutation_test(rng.binomial(40, 0.2, 15) / 40, rng.binomial(40, 0.2, 15) / 40,
-                                n_resamples=400, seed=k) < 0.05 for k in range(300))
-    # binomial(300, 0.05): mean 15, sd 3.8
-    assert 3 <= hits <= 28
+    a = rng.beta(4, 16, (n_studies, 15))  # all studies drawn at once; 15 + 15 participants each
+    b = rng.beta(4, 16, (n_studies, 15))
+    hits = sum(permutation_test(a[k], b[k], n_resamples=n_resamples, seed=k) < 0.05 for k in range(n_studies))
+    assert lo <= hits <= hi, (hits / n_studies, lo / n_studies, hi / n_studies)
 
 
 def test_participant_rates():

@@ -118,29 +118,60 @@ def test_balanced_assignment_by_completed_sessions(store):
     assert s.algorithm == "B"  # A 2, B 1, C 3 completed
 
 
+def _race(n: int, fn) -> list[tuple[str, object]]:
+    """Run ``fn(i)`` in ``n`` threads released together by a barrier; every outcome comes back as
+    ("ok", result) or ("error", repr of the exception), in thread order."""
+    barrier = threading.Barrier(n)
+    outcomes: list[tuple[str, object]] = [("missing", None)] * n
+
+    def run(i):
+        try:
+            barrier.wait(timeout=60)
+            outcomes[i] = ("ok", fn(i))
+        except BaseException as e:  # collected and asserted on by the caller
+            outcomes[i] = ("error", repr(e))
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    [t.start() for t in threads]
+    [t.join(timeout=120) for t in threads]
+    assert not any(t.is_alive() for t in threads), "a thread did not finish"
+    return outcomes
+
+
 def test_concurrent_participants_lose_and_duplicate_nothing(store):
-    """20 threads, each a participant answering 5 trials, every answer sent twice at once."""
+    """20 participants at once, each opening the study in two tabs at the same instant and sending
+    every one of 5 answers twice at the same instant, with different contents (a double click that
+    changed its mind, or two tabs). Per contest exactly one request wins, the other is told it
+    lost (``created`` False, ``record_answer`` False), and what is stored is the winner's answer."""
     n_part, n_trials = 20, 5
-    errors = []
 
     def participant(k):
-        try:
-            s, _ = store.start_session("st", f"c{k}", ["A", "B"], n_trials=n_trials)
-            for i in range(n_trials):
-                t = [threading.Thread(target=store.record_answer, args=(s, _row(i)))
-                     for _ in range(2)]
-                [x.start() for x in t]
-                [x.join() for x in t]
-        except Exception as e:  # pragma: no cover - reported below
-            errors.append(repr(e))
+        starts = _race(2, lambda i: store.start_session("st", f"c{k}", ["A", "B"], n_trials=n_trials))
+        assert all(kind == "ok" for kind, _ in starts), starts
+        (s0, created0), (s1, created1) = (v for _, v in starts)
+        assert s0.id == s1.id and s0.algorithm == s1.algorithm
+        assert sorted([created0, created1]) == [False, True]  # one creator, one told it exists
+        trials = []
+        for i in range(n_trials):
+            rows = [dict(_row(i), answer=j, correct=j == 1, response_ms=100.0 + j) for j in (0, 1)]
+            got = _race(2, lambda j: store.record_answer(s0, rows[j]))
+            assert all(kind == "ok" for kind, _ in got), got
+            trials.append(([v for _, v in got], rows))
+        return s0, trials
 
-    threads = [threading.Thread(target=participant, args=(k,)) for k in range(n_part)]
-    [t.start() for t in threads]
-    [t.join() for t in threads]
-    assert not errors
-    rows = store.answer_rows("st")
-    keys = [(r["participant"], r["trial_index"]) for r in rows]
-    assert len(keys) == n_part * n_trials == len(set(keys))
+    results = _race(n_part, participant)
+    errors = [v for kind, v in results if kind != "ok"]
+    assert not errors, errors
+    stored = {(r["participant"], r["trial_index"]): r for r in store.answer_rows("st")}
+    assert len(store.answer_rows("st")) == n_part * n_trials == len(stored)
+    for _, (session, trials) in results:
+        for i, (accepted, rows) in enumerate(trials):
+            assert sorted(accepted) == [False, True], (session.participant, i, accepted)
+            winner = rows[accepted.index(True)]
+            row = stored[(session.participant, i)]
+            assert (row["answer"], row["correct"], row["response_ms"]) == (
+                winner["answer"], winner["correct"], winner["response_ms"])
+            assert row["session_id"] == session.id
     done, running = zip(*store.session_counts("st").values())
     assert sum(done) == n_part and sum(running) == 0
 

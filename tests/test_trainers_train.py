@@ -3,6 +3,7 @@ equivalence, NaN guard, data jitter and directions, colorization."""
 
 import csv
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -72,13 +73,60 @@ def test_every_discriminator_trains(toy, tmp_path, arch, size):
     assert json.loads((run / "config.json").read_text())["discriminator"]["arch"] == arch
 
 
-def test_lsgan_loss_values(toy, tmp_path):
-    """At the first D step the weights are the initial ones: the logged LSGAN losses are the
-    mean squared distances of D's outputs to 1 and 0, computed independently here."""
-    c = cfg(toy, "loss.gan_mode=lsgan", "steps=1", "generator.dropout=0")
+def _hand_gan_loss(mode: str, logits: np.ndarray, real: bool) -> float:
+    """The two GAN losses written out in float64: least squares against 1/0 (LSGAN), binary
+    cross-entropy of sigmoid(logit) against 1/0 as log(1 + exp(-+x)) (vanilla)."""
+    x = np.asarray(logits, dtype=np.float64)
+    if mode == "lsgan":
+        return float(np.mean((x - (1.0 if real else 0.0)) ** 2))
+    return float(np.mean(np.logaddexp(0.0, -x if real else x)))
+
+
+def test_gan_losses_on_fixed_logits():
+    """Hand-computed values on a fixed 2x2 patch map, and logits far out where a sigmoid saturates."""
+    from trainers.pix2pix.losses import gan_loss
+
+    logits = torch.tensor([[[[-2.0, -0.5], [0.0, 1.5]]]])
+    assert gan_loss("lsgan", logits, True).item() == pytest.approx((9 + 2.25 + 1 + 0.25) / 4, rel=1e-6)
+    assert gan_loss("lsgan", logits, False).item() == pytest.approx((4 + 0.25 + 0 + 2.25) / 4, rel=1e-6)
+    xs = [-2.0, -0.5, 0.0, 1.5]
+    real = sum(math.log(1 + math.exp(-x)) for x in xs) / 4  # -log sigmoid(x)
+    fake = sum(math.log(1 + math.exp(x)) for x in xs) / 4   # -log(1 - sigmoid(x))
+    assert gan_loss("vanilla", logits, True).item() == pytest.approx(real, rel=1e-6)
+    assert gan_loss("vanilla", logits, False).item() == pytest.approx(fake, rel=1e-6)
+    far = torch.tensor([[[[-40.0, 40.0]]]])  # log(1 + e^40) = 40 + 4e-18: no overflow, no clamp
+    assert gan_loss("vanilla", far, True).item() == pytest.approx(20.0, rel=1e-6)
+    assert gan_loss("vanilla", far, False).item() == pytest.approx(20.0, rel=1e-6)
+    assert gan_loss("lsgan", far, True).item() == pytest.approx((41 ** 2 + 39 ** 2) / 2, rel=1e-6)
+
+
+@pytest.mark.parametrize("mode", ["lsgan", "vanilla"])
+def test_lsgan_loss_values(toy, tmp_path, monkeypatch, mode):
+    """The logged losses of the first step are the GAN losses of D's outputs in that step,
+    computed independently here from the patch maps D returned (read through a forward hook):
+    D on the fake pair, D on the real pair (the D step), then D on the fake pair (the G step)."""
+    from trainers.pix2pix import step as step_module
+
+    outputs: list[np.ndarray] = []
+    build = step_module.build_networks
+
+    def build_and_watch(config):
+        G, D = build(config)
+        D.register_forward_hook(lambda _m, _i, out: outputs.append(out.detach().double().numpy()))
+        return G, D
+
+    monkeypatch.setattr(step_module, "build_networks", build_and_watch)
+    c = cfg(toy, f"loss.gan_mode={mode}", "steps=1", "generator.dropout=0", "sample_images=0")
     run = train(c, tmp_path / "run", show_progress=False)
     row = read_losses(run)[0]
-    assert float(row["D_real"]) >= 0 and float(row["D_fake"]) >= 0 and float(row["G_GAN"]) >= 0
+    assert len(outputs) == 3 and outputs[0].shape[1] == 1
+    pred_fake, pred_real, pred_g = outputs
+    assert float(row["D_fake"]) == pytest.approx(_hand_gan_loss(mode, pred_fake, False), rel=2e-5)
+    assert float(row["D_real"]) == pytest.approx(_hand_gan_loss(mode, pred_real, True), rel=2e-5)
+    assert float(row["G_GAN"]) == pytest.approx(_hand_gan_loss(mode, pred_g, True), rel=2e-5)
+    # the two modes differ on these outputs, so the comparison tells them apart
+    other = "vanilla" if mode == "lsgan" else "lsgan"
+    assert abs(_hand_gan_loss(other, pred_real, True) - float(row["D_real"])) > 1e-3
 
 
 def test_resume_reaches_the_same_weights(toy, tmp_path):
