@@ -232,7 +232,7 @@ def test_smp_scorer_trains_with_padding(tmp_path):
     from p2peval.scorers.checkpoint import load_scorer
     from p2peval.scorers.data import ScorerTrainingSet
     from p2peval.scorers.registry import build_scorer
-    from p2peval.scorers.train import ScorerTrainConfig, StepBatches, train_scorer
+    from p2peval.scorers.train import ScorerTrainConfig, StepBatches
     from p2peval.scoring.protocols import get_protocol
     from test_confusion import reference_eval
 
