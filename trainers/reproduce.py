@@ -27,6 +27,7 @@ from typing import Callable
 
 from p2peval.core.errors import ConfigError
 from p2peval.core.registry import Registry
+from trainers.chain import Step, run_steps
 
 # Row labels as the paper prints them (Table 1), by ablation variant name.
 PAPER_LABELS = {"l1": "L1", "gan": "GAN", "cgan": "cGAN", "l1+gan": "L1+GAN", "l1+cgan": "L1+cGAN",
@@ -88,19 +89,6 @@ PRESETS.register("toycity-losses", Preset(
 
 def get_preset(name: str) -> Preset:
     return PRESETS.get(name)
-
-
-@dataclass
-class Step:
-    """One step of the chain: what it makes and the command that makes it on its own."""
-
-    name: str
-    outputs: list[str]
-    command: str
-    done: Callable[[], bool]
-    run: Callable[[], None]
-    seconds: float | None = None
-    skipped: bool = False
 
 
 @dataclass
@@ -337,19 +325,12 @@ def run_preset(name: str, out: str | Path, *, device: str = "cpu", show_progress
     t_all = time.monotonic()
     before = json.loads(settings_file.read_text()).get("steps", {}) if settings_file.is_file() else {}
     record = {"preset": preset.settings(), "command": command, "steps": {}}
-    for i, s in enumerate(ch.steps, 1):
-        if s.done():
-            s.skipped = True
-            s.seconds = (before.get(s.name) or {}).get("seconds")  # from the run that made it
-            log(f"[{i}/{len(ch.steps)}] {s.name}: done, skipped")
-        else:
-            log(f"[{i}/{len(ch.steps)}] {s.name}")
-            t = time.monotonic()
-            s.run()
-            s.seconds = time.monotonic() - t
-        record["steps"][s.name] = {"outputs": s.outputs, "command": s.command, "skipped": s.skipped,
-                                   "seconds": None if s.seconds is None else round(s.seconds, 1)}
+
+    def save(steps: dict) -> None:
+        record["steps"] = steps
         write_json_atomic(settings_file, record)
+
+    run_steps(ch.steps, previous=before, log=log, on_step=save)
     record["total_seconds_this_run"] = round(time.monotonic() - t_all, 1)
     write_json_atomic(settings_file, record)
     tmp = out / f".README.md.tmp{os.getpid()}"
