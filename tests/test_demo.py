@@ -12,7 +12,13 @@ import pytest
 import torch
 from PIL import Image
 
-from trainers.demo import DemoConfig, degrade_blur, degrade_color_shift, degraded_ok, run_demo
+from trainers.demo import (
+    DemoConfig,
+    degrade_blur,
+    degrade_color_shift,
+    degraded_ok,
+    run_demo,
+)
 
 ROWS = ("pix2pix-l1", "pix2pix-l1+cgan", "ground_truth", "blurred")
 STEPS = ["data", "scorer", "train pix2pix-l1", "translate pix2pix-l1", "train pix2pix-l1+cgan",
@@ -24,7 +30,7 @@ STEPS = ["data", "scorer", "train pix2pix-l1", "translate pix2pix-l1", "train pi
 def test_demo_writes_every_output_and_demo_json(tiny_demo):
     from p2peval.report.scorefile import read_score
 
-    out, result, text, cfg = tiny_demo
+    out, _, text, cfg = tiny_demo
     for name in ("table.md", "table.txt", "color.png", "samples.png", "report.html",
                  "study/study.toml", "demo.json", "scorer.pt"):
         assert (out / name).is_file(), name

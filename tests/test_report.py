@@ -51,7 +51,7 @@ def test_report_holds_table_distributions_and_what_the_scorer_saw(tiny_demo):
     from p2peval.report.tables import build_table, render
     from p2peval.scorers.checkpoint import load_scorer
 
-    out, result, _, cfg = tiny_demo
+    out, _, _, cfg = tiny_demo
     page = build_report(_files(out), n_frames=2, scorer=out / "scorer.pt", n_resamples=200, seed=0)
     assert render(build_table(_files(out), n_resamples=200, seed=0), "html") in page
     assert "http://" not in page and "https://" not in page and "src=\"data:" in page

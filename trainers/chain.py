@@ -5,8 +5,9 @@ to make it; a rerun skips the finished steps. Used by ``trainers.reproduce`` and
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
+from pathlib import Path
 
 
 @dataclass
@@ -48,3 +49,30 @@ def run_steps(steps: list[Step], *, previous: dict | None = None,
         if on_step is not None:
             on_step(record)
     return record
+
+
+def score_complete(path: Path) -> bool:
+    """A score file exists and reads as one (an interrupted write leaves none)."""
+    from p2peval.core.errors import InputError
+    from p2peval.report.scorefile import read_score
+
+    if not path.is_file():
+        return False
+    try:
+        read_score(path)
+    except InputError:
+        return False
+    return True
+
+
+def scorer_finished(path: Path) -> bool:
+    """A scorer checkpoint is also written during training: finished only when it says so."""
+    from p2peval.core.errors import InputError
+    from p2peval.scorers.checkpoint import read_checkpoint
+
+    if not path.is_file():
+        return False
+    try:
+        return bool((read_checkpoint(path).get("training") or {}).get("finished"))
+    except InputError:
+        return False

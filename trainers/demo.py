@@ -24,14 +24,14 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 from p2peval.core.errors import ConfigError
-from trainers.chain import Step, run_steps
+from trainers.chain import Step, run_steps, score_complete, scorer_finished
 
 DEGRADED = ("blurred", "color_shifted", "color_labels")
 FCN_KEYS = ("per_pixel_acc", "per_class_acc", "class_iou")
@@ -68,7 +68,7 @@ class DemoConfig:
     # threads round differently), and a busy machine does not slow the demo by contention.
     threads: int = 1
 
-    def check(self) -> "DemoConfig":
+    def check(self) -> DemoConfig:
         """Refuse bad settings before any work starts."""
         from trainers.demo_rows import TRAINED_ROWS
 
@@ -151,15 +151,11 @@ def _complete(folder: Path, ids: list[str], manifest: bool = False) -> bool:
 
 def _score_ok(path: Path, n_resamples: int, sha: str | None = None) -> bool:
     """A score file is reusable when it is complete, of this scorer and these resamples."""
-    from p2peval.core.errors import InputError
     from p2peval.report.scorefile import read_score
 
-    if not path.is_file():
+    if not score_complete(path):
         return False
-    try:
-        s = read_score(path)
-    except InputError:
-        return False
+    s = read_score(path)
     return ((s.get("ci") or {}).get("n_resamples") == n_resamples
             and (sha is None or (s.get("scorer") or {}).get("weights_sha256") == sha))
 
@@ -303,14 +299,10 @@ def _run(out: Path, cfg: DemoConfig, show_progress: bool, file) -> dict:
                      lr=cfg.lr, device=cfg.device, seed=cfg.seed, show_progress=show_progress,
                      save_every=100, validate_each_epoch=False)
 
-    def scorer_done():
-        from trainers.reproduce import _scorer_done
-        return _scorer_done(p.scorer)
-
     steps.append(Step("scorer", [str(p.scorer)],
                       f"p2peval scorer train --data {p.data} --arch {cfg.arch} --out {p.scorer} "
                       f"--steps {cfg.steps} --batch-size {cfg.batch_size} --lr {cfg.lr} --seed {cfg.seed} --no-val",
-                      scorer_done, do_scorer))
+                      lambda: scorer_finished(p.scorer), do_scorer))
     for name, t in trained.items():
         steps.append(Step(f"train {name}", [str(p.run(name))], t.command(cfg, p.data, p.run(name)),
                           lambda t=t: t.finished(p.run(t.name)),
@@ -371,7 +363,10 @@ def _run(out: Path, cfg: DemoConfig, show_progress: bool, file) -> dict:
     table_md, plot, samples = out / "table.md", out / "color.png", out / "samples.png"
     report, study = out / "report.html", out / "study" / "study.toml"
     plot_title = "demo rows: Lab marginals (dotted: real photos)"
-    sample_ids = lambda: val_ids()[: cfg.n_samples]  # noqa: E731
+
+    def sample_ids() -> list[str]:
+        return val_ids()[: cfg.n_samples]
+
     sample_cols = {**{labels[n]: p.images(n) for n in trained}, "real photo": p.images("ground_truth")}
 
     def do_table():

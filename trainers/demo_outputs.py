@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -38,6 +39,11 @@ def study_trials(n_images: int) -> tuple[int, int]:
     return practice, min(40, n_images - practice)
 
 
+def _toml(value) -> str:
+    """A TOML string (JSON's escapes are TOML basic-string escapes) or integer."""
+    return str(value) if isinstance(value, int) else json.dumps(str(value))
+
+
 def write_study(path: Path, *, name: str, real: Path, algorithms: dict[str, Path], n_images: int,
                 image_size: int, seed: int) -> Path:
     """A study TOML file for ``p2peval study serve``: the real photos against each algorithm's
@@ -45,19 +51,17 @@ def write_study(path: Path, *, name: str, real: Path, algorithms: dict[str, Path
 
     Paths are written relative to the file's folder, as the study loader reads them.
     """
-    from studies.demo import _toml_value
-
     practice, main = study_trials(n_images)
     base = path.parent.resolve()
 
     def rel(p: Path) -> str:
         return os.path.relpath(p.resolve(), base)
 
-    lines = [f"name = {_toml_value(name)}", f"real = {_toml_value(rel(real))}",
+    lines = [f"name = {_toml(name)}", f"real = {_toml(rel(real))}",
              'pairing = "same-input"', 'layout = "sequential"', 'ask = "fake"',
              f"practice_trials = {practice}", f"main_trials = {main}",
              f"image_size = [{image_size}, {image_size}]", f"seed = {seed}", "", "[algorithms]"]
-    lines += [f"{_toml_value(a)} = {_toml_value(rel(f))}" for a, f in algorithms.items()]
+    lines += [f"{_toml(a)} = {_toml(rel(f))}" for a, f in algorithms.items()]
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     tmp.write_text("\n".join(lines) + "\n")

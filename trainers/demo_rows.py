@@ -9,9 +9,10 @@ one registration (see docs/demo.md, "Adding a trained row").
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from p2peval.core.registry import Registry
 
@@ -26,11 +27,11 @@ class TrainedRow:
     name: str        # folder name, score file stem and study algorithm name
     label: str       # row label in tables and figures
     trainer: str     # the bundled trainer (package under trainers/)
-    networks: Callable[["DemoConfig"], str]                       # what is trained, in words
-    train: Callable[["DemoConfig", Path, Path, bool], None]       # (cfg, data, run, progress)
-    command: Callable[["DemoConfig", Path, Path], str]            # (cfg, data, run): the CLI line
+    networks: Callable[[DemoConfig], str]                       # what is trained, in words
+    train: Callable[[DemoConfig, Path, Path, bool], None]       # (cfg, data, run, progress)
+    command: Callable[[DemoConfig, Path, Path], str]            # (cfg, data, run): the CLI line
     finished: Callable[[Path], bool]                              # run folder -> trained?
-    translate: Callable[["DemoConfig", Path, Path, Path, bool], None]  # (cfg, data, run, out, progress)
+    translate: Callable[[DemoConfig, Path, Path, Path, bool], None]  # (cfg, data, run, out, progress)
 
 
 TRAINED_ROWS: Registry[TrainedRow] = Registry("trained row")
@@ -38,7 +39,7 @@ TRAINED_ROWS: Registry[TrainedRow] = Registry("trained row")
 
 # ---------------------------------------------------------------- pix2pix
 
-def _pix2pix_config(cfg: "DemoConfig", data: Path, objective: str):
+def _pix2pix_config(cfg: DemoConfig, data: Path, objective: str):
     """The paper's training config at the demo's size, with the demo's smaller networks."""
     from trainers.ablations import ABLATIONS, variant_config
 
@@ -50,8 +51,8 @@ def _pix2pix_config(cfg: "DemoConfig", data: Path, objective: str):
                           overrides=overrides, device=cfg.device, seed=cfg.seed)
 
 
-def _pix2pix_networks(objective: str) -> Callable[["DemoConfig"], str]:
-    def describe(cfg: "DemoConfig") -> str:
+def _pix2pix_networks(objective: str) -> Callable[[DemoConfig], str]:
+    def describe(cfg: DemoConfig) -> str:
         d = "no discriminator" if objective == "l1" else f"70x70 PatchGAN with {cfg.gan_filters} filters"
         return (f"pix2pix {objective}: U-Net with {cfg.gan_filters} filters in the first layer "
                 f"(the paper: 64), {d}, {cfg.gan_steps} steps of batch 1 at {cfg.size}x{cfg.size}")
@@ -59,7 +60,7 @@ def _pix2pix_networks(objective: str) -> Callable[["DemoConfig"], str]:
 
 
 def _pix2pix_train(objective: str):
-    def train(cfg: "DemoConfig", data: Path, run: Path, show_progress: bool) -> None:
+    def train(cfg: DemoConfig, data: Path, run: Path, show_progress: bool) -> None:
         from trainers.pix2pix.train import train as train_pix2pix
         train_pix2pix(_pix2pix_config(cfg, data, objective), run, resume=True,
                       show_progress=show_progress)
@@ -67,7 +68,7 @@ def _pix2pix_train(objective: str):
 
 
 def _pix2pix_command(objective: str):
-    def command(cfg: "DemoConfig", data: Path, run: Path) -> str:
+    def command(cfg: DemoConfig, data: Path, run: Path) -> str:
         from trainers.pix2pix.config import TrainConfig
         from trainers.pix2pix.train import _flatten
         default = _flatten(TrainConfig().to_dict())
@@ -82,7 +83,7 @@ def _pix2pix_finished(run: Path) -> bool:
     return (run / GENERATOR).is_file()
 
 
-def _pix2pix_translate(cfg: "DemoConfig", data: Path, run: Path, out: Path, show_progress: bool) -> None:
+def _pix2pix_translate(cfg: DemoConfig, data: Path, run: Path, out: Path, show_progress: bool) -> None:
     from trainers.pix2pix.translate import translate
     translate(run, data, out, split="val", device=cfg.device, seed=cfg.seed,
               show_progress=show_progress)

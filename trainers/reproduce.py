@@ -27,7 +27,7 @@ from typing import Callable
 
 from p2peval.core.errors import ConfigError
 from p2peval.core.registry import Registry
-from trainers.chain import Step, run_steps
+from trainers.chain import Step, run_steps, score_complete, scorer_finished
 
 # Row labels as the paper prints them (Table 1), by ablation variant name.
 PAPER_LABELS = {"l1": "L1", "gan": "GAN", "cgan": "cGAN", "l1+gan": "L1+GAN", "l1+cgan": "L1+cGAN",
@@ -102,19 +102,6 @@ class Chain:
         return self.out / "work"
 
 
-def _score_complete(path: Path) -> bool:
-    from p2peval.core.errors import InputError
-    from p2peval.report.scorefile import read_score
-
-    if not path.is_file():
-        return False
-    try:
-        read_score(path)
-    except InputError:
-        return False
-    return True
-
-
 def _rel(p: Path, out: Path) -> str:
     try:
         return str(p.relative_to(out))
@@ -159,7 +146,7 @@ def build_chain(preset: Preset, out: Path, *, device: str = "cpu", show_progress
     ch.steps.append(Step("scorer", [_rel(scorer, o)],
                          f"p2peval scorer train --data {_rel(data, o)} --arch {p.scorer_arch} --out {_rel(scorer, o)} "
                          f"--steps {p.scorer_steps} --batch-size {p.scorer_batch_size} --lr {p.scorer_lr} "
-                         f"--protocol {p.protocol} --seed {p.seed} --no-val", lambda: _scorer_done(scorer), do_scorer))
+                         f"--protocol {p.protocol} --seed {p.seed} --no-val", lambda: scorer_finished(scorer), do_scorer))
 
     def do_gt():
         write_ground_truth_row(data, gt, p.size)
@@ -183,7 +170,7 @@ def build_chain(preset: Preset, out: Path, *, device: str = "cpu", show_progress
                              f"p2peval ablation run {p.ablation} --data {_rel(data, o)} --out {_rel(abl, o)} "
                              f"--scorer {_rel(scorer, o)} --size {p.size} --steps {p.train_steps} {sets} "
                              f"--variant {v} --protocol {p.protocol} --n-resamples {p.n_resamples} --seed {p.seed}",
-                             lambda s=abl_score: _score_complete(s), do_variant))
+                             lambda s=abl_score: score_complete(s), do_variant))
 
         def do_copy(v=v, src=abl_score):
             from p2peval.report.scorefile import copy_score
@@ -191,7 +178,7 @@ def build_chain(preset: Preset, out: Path, *, device: str = "cpu", show_progress
 
         ch.steps.append(Step(f"fcn-score file {v}", [_rel(fcn_files[v], o)],
                              f"copy of {_rel(abl_score, o)} with label {label[v]!r}",
-                             lambda f=fcn_files[v]: _score_complete(f), do_copy))
+                             lambda f=fcn_files[v]: score_complete(f), do_copy))
 
     def do_gt_fcn():
         from p2peval.report.scorefile import write_score
@@ -205,7 +192,7 @@ def build_chain(preset: Preset, out: Path, *, device: str = "cpu", show_progress
                          f"p2peval fcn-score {_rel(gt, o)} --cityscapes {_rel(data, o)} --scorer {_rel(scorer, o)} "
                          f"--protocol {p.protocol} --label 'ground truth' --bootstrap {p.n_resamples} --workers 0 "
                          f"--out {_rel(fcn_files['ground_truth'], o)}",
-                         lambda: _score_complete(fcn_files["ground_truth"]), do_gt_fcn))
+                         lambda: score_complete(fcn_files["ground_truth"]), do_gt_fcn))
 
     for r in rows:
         def do_color(r=r):
@@ -217,7 +204,7 @@ def build_chain(preset: Preset, out: Path, *, device: str = "cpu", show_progress
                              f"p2peval color-hist {_rel(results[r], o)} --reference {_rel(gt, o)} "
                              f"--label '{label[r]}' --n-resamples {p.n_resamples} --seed {p.seed} "
                              f"--out {_rel(color_files[r], o)}",
-                             lambda f=color_files[r]: _score_complete(f), do_color))
+                             lambda f=color_files[r]: score_complete(f), do_color))
 
     all_scores = [fcn_files[r] for r in rows] + [color_files[r] for r in rows]
     pub = " ".join(f"--published {n}" for n in p.published)
@@ -244,19 +231,6 @@ def build_chain(preset: Preset, out: Path, *, device: str = "cpu", show_progress
                          f"p2peval color-hist {' '.join(_rel(results[r], o) for r in rows)} --reference {_rel(gt, o)} "
                          f"--plot color.png", lambda: False, do_plot))
     return ch
-
-
-def _scorer_done(path: Path) -> bool:
-    """A scorer checkpoint is also written during training: done only when it says finished."""
-    from p2peval.core.errors import InputError
-    from p2peval.scorers.checkpoint import read_checkpoint
-
-    if not path.is_file():
-        return False
-    try:
-        return bool((read_checkpoint(path).get("training") or {}).get("finished"))
-    except InputError:
-        return False
 
 
 def _safe(name: str) -> str:

@@ -169,9 +169,9 @@ def _frames_section(rows: list[FcnRow], picked: list[tuple[str, float]], scorer:
 
     fcn = [r for r in rows if r.score.get("metric") == "fcn-score" and r.frame_acc is not None]
     out = ["<h2>Frames where the rows differ most</h2>",
-           "<p class=\"note\">Per frame: the ground-truth labels, then for every row the generated "
-           "image and, below it, the scorer's segmentation of it (class colours; black: no class). "
-           "Frames are ranked by the spread (max - min) of the rows' per-frame pixel accuracy.</p>"]
+           ("<p class=\"note\">Per frame: the ground-truth labels, then for every row the generated "
+            "image and, below it, the scorer's segmentation of it (class colours; black: no class). "
+            "Frames are ranked by the spread (max - min) of the rows' per-frame pixel accuracy.</p>")]
     if not picked:
         return out + ["<p>No frames to show: fewer than two rows with per-frame data on shared frames.</p>"]
     segs: dict[str, dict[str, np.ndarray]] = {}
@@ -210,8 +210,8 @@ def _frames_section(rows: list[FcnRow], picked: list[tuple[str, float]], scorer:
 
 
 def _stats_table(rows: list[FcnRow]) -> str:
-    lines = ["<table class=\"stats\"><tr><th>row</th><th>frames</th><th>min</th><th>median</th>"
-             "<th>max</th></tr>"]
+    lines = [("<table class=\"stats\"><tr><th>row</th><th>frames</th><th>min</th><th>median</th>"
+              "<th>max</th></tr>")]
     for r in rows:
         a = r.frame_acc[np.isfinite(r.frame_acc)]
         lines.append(f"<tr><td>{html.escape(r.label)}</td><td>{len(a)}</td><td>{a.min():.4f}</td>"
@@ -239,7 +239,11 @@ def build_report(paths: list[str | Path], *, title: str = "p2peval report", n_fr
                  scorer: str | Path | None = None, n_resamples: int = 1000, seed: int = 0,
                  warn=None) -> str:
     """The report page (HTML text) for ``paths`` (score files)."""
-    from p2peval.report.figures import class_bars_figure, figure_png, frame_accuracy_figure
+    from p2peval.report.figures import (
+        class_bars_figure,
+        figure_png,
+        frame_accuracy_figure,
+    )
     from p2peval.report.tables import build_table, render
     from p2peval.scoring.color_hist import color_hist_figure
 
