@@ -238,6 +238,20 @@ def test_degraded_check():
     assert not degraded_ok({"ground_truth": score(0.5), "blurred": score(0.6)}, "blurred")
 
 
+def test_demo_fails_when_the_degraded_row_scores_as_high_as_the_real_photos(tmp_path):
+    """A 'blur' of sigma 0 leaves the photos as they are: the degraded row then scores exactly as
+    high as the real photos, which the demo must report as a failure."""
+    cfg = DemoConfig(n_train=2, n_val=2, size=32, native_height=32, steps=2, batch_size=2,
+                     trained_rows=("pix2pix-l1",), gan_steps=1, gan_filters=4, blur_sigma=0.0,
+                     n_resamples=50, n_samples=1, report_frames=1)
+    buf = io.StringIO()
+    result = run_demo(tmp_path / "weak", cfg, show_progress=False, file=buf)
+    assert result["degraded_ok"] is False
+    assert result["scores"]["blurred"]["values"] == result["scores"]["ground_truth"]["values"]
+    assert "FAILED: the blurred row scores at least as high as the real photos" in buf.getvalue()
+    assert json.loads((tmp_path / "weak" / "demo.json").read_text())["degraded_ok"] is False
+
+
 def test_demo_cli_refuses_other_settings_and_unknown_rows(tiny_demo, tmp_path, capsys):
     from p2peval.cli import main
 

@@ -78,6 +78,8 @@ class DemoConfig:
                 raise ConfigError(f"demo setting {name} must be at least 1, got {getattr(self, name)}")
         if self.size < 16 or self.size & (self.size - 1):
             raise ConfigError(f"demo size must be a power of two >= 16 (U-Net), got {self.size}")
+        if self.blur_sigma < 0:
+            raise ConfigError(f"demo setting blur_sigma must be >= 0, got {self.blur_sigma}")
         if self.degraded not in DEGRADED:
             raise ConfigError(f"unknown degraded row {self.degraded!r}; valid: {', '.join(DEGRADED)}")
         if not self.trained_rows:
