@@ -156,3 +156,23 @@ def test_report_bad_input_one_line_exit_2(tiny_demo, tmp_path, capsys):
         assert rc == 2, args
         assert err.count("\n") == 1 and msg in err and "Traceback" not in err, err
         assert not target.exists()
+
+
+def test_report_without_the_scorer_shows_images_and_says_why(tiny_demo, tmp_path):
+    """Score files whose recorded scorer is gone: the images stay, the segmentations are left out
+    with one warning per row."""
+    from p2peval.report.scorefile import copy_score, read_score
+
+    out, _, _, _ = tiny_demo
+    files = []
+    for src in _files(out):
+        dst = tmp_path / src.name
+        scorer = read_score(src).get("scorer")
+        copy_score(src, dst, **({"scorer": dict(scorer, path=str(tmp_path / "gone.pt"))} if scorer else {}))
+        files.append(dst)
+    warnings: list[str] = []
+    page = build_report(files, n_frames=1, n_resamples=100, warn=warnings.append)
+    imgs = _images(page)
+    assert len(warnings) == len(ROWS) and all("no scorer checkpoint" in w for w in warnings)
+    assert not [a for a in imgs if a.endswith(" segmentation")]
+    assert len([a for a in imgs if a.endswith(" image")]) == len(ROWS)

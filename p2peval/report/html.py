@@ -162,8 +162,8 @@ def _scorer_of(row: FcnRow, scorer: Path | None) -> Path | None:
     return Path(path) if path and Path(path).is_file() else None
 
 
-def _frames_section(rows: list[FcnRow], picked: list[tuple[str, float]], scorer: Path | None,
-                    warn) -> list[str]:
+def _frames_section(rows: list[FcnRow], picked: list[tuple[str, float]], n_frames: int,
+                    scorer: Path | None, warn) -> list[str]:
     from p2peval.core.imageio import read_rgb
     from p2peval.report.figures import image_png
 
@@ -173,7 +173,9 @@ def _frames_section(rows: list[FcnRow], picked: list[tuple[str, float]], scorer:
             "image and, below it, the scorer's segmentation of it (class colours; black: no class). "
             "Frames are ranked by the spread (max - min) of the rows' per-frame pixel accuracy.</p>")]
     if not picked:
-        return out + ["<p>No frames to show: fewer than two rows with per-frame data on shared frames.</p>"]
+        why = ("none asked for (--frames 0)" if n_frames == 0 else
+               "fewer than two rows with per-frame data on shared frames")
+        return out + [f"<p>No frames to show: {why}.</p>"]
     segs: dict[str, dict[str, np.ndarray]] = {}
     images_of: dict[str, dict[str, Path]] = {}
     for r in fcn:
@@ -277,7 +279,7 @@ def build_report(paths: list[str | Path], *, title: str = "p2peval report", n_fr
         body.append(_stats_table(framed))
     else:
         body.append("<p>No rows with per-frame data (the score files have no sidecars).</p>")
-    body += _frames_section(fcn, frames_that_differ(fcn, n_frames), scorer, warn)
+    body += _frames_section(fcn, frames_that_differ(fcn, n_frames), n_frames, scorer, warn)
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>{e(title)}</title><style>{CSS}</style></head><body>\n"
             + "\n".join(body) + "\n</body></html>\n")
