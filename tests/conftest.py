@@ -26,3 +26,18 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="session")
+def tiny_demo(tmp_path_factory):
+    """The demo at CI size, run once per test session: (out folder, result, printed text)."""
+    import io
+
+    from trainers.demo import DemoConfig, run_demo
+
+    cfg = DemoConfig(n_train=4, n_val=3, size=32, native_height=32, steps=4, batch_size=2,
+                     gan_steps=3, gan_filters=4, n_resamples=200, n_samples=2, report_frames=2)
+    out = tmp_path_factory.mktemp("demo") / "results"
+    buf = io.StringIO()
+    result = run_demo(out, cfg, show_progress=False, file=buf)
+    return out, result, buf.getvalue(), cfg

@@ -27,6 +27,7 @@ from typing import Callable
 
 from p2peval.core.errors import ConfigError
 from p2peval.core.registry import Registry
+from trainers.chain import Step, run_steps, score_complete, scorer_finished
 
 # Row labels as the paper prints them (Table 1), by ablation variant name.
 PAPER_LABELS = {"l1": "L1", "gan": "GAN", "cgan": "cGAN", "l1+gan": "L1+GAN", "l1+cgan": "L1+cGAN",
@@ -91,19 +92,6 @@ def get_preset(name: str) -> Preset:
 
 
 @dataclass
-class Step:
-    """One step of the chain: what it makes and the command that makes it on its own."""
-
-    name: str
-    outputs: list[str]
-    command: str
-    done: Callable[[], bool]
-    run: Callable[[], None]
-    seconds: float | None = None
-    skipped: bool = False
-
-
-@dataclass
 class Chain:
     preset: Preset
     out: Path
@@ -112,19 +100,6 @@ class Chain:
     @property
     def work(self) -> Path:
         return self.out / "work"
-
-
-def _score_complete(path: Path) -> bool:
-    from p2peval.core.errors import InputError
-    from p2peval.report.scorefile import read_score
-
-    if not path.is_file():
-        return False
-    try:
-        read_score(path)
-    except InputError:
-        return False
-    return True
 
 
 def _rel(p: Path, out: Path) -> str:
@@ -172,7 +147,7 @@ def build_chain(preset: Preset, out: Path, *, device: str = "cpu", show_progress
     ch.steps.append(Step("scorer", [_rel(scorer, o)],
                          f"p2peval scorer train --data {_rel(data, o)} --arch {p.scorer_arch} --out {_rel(scorer, o)} "
                          f"--steps {p.scorer_steps} --batch-size {p.scorer_batch_size} --lr {p.scorer_lr} "
-                         f"--protocol {p.protocol} --seed {p.seed} --no-val", lambda: _scorer_done(scorer), do_scorer))
+                         f"--protocol {p.protocol} --seed {p.seed} --no-val", lambda: scorer_finished(scorer), do_scorer))
 
     def do_gt():
         write_ground_truth_row(data, gt, p.size)
@@ -196,7 +171,7 @@ def build_chain(preset: Preset, out: Path, *, device: str = "cpu", show_progress
                              f"p2peval ablation run {p.ablation} --data {_rel(data, o)} --out {_rel(abl, o)} "
                              f"--scorer {_rel(scorer, o)} --size {p.size} --steps {p.train_steps} {sets} "
                              f"--variant {v} --protocol {p.protocol} --n-resamples {p.n_resamples} --seed {p.seed}",
-                             lambda s=abl_score: _score_complete(s), do_variant))
+                             lambda s=abl_score: score_complete(s), do_variant))
 
         def do_copy(v=v, src=abl_score):
             from p2peval.report.scorefile import copy_score
@@ -204,7 +179,7 @@ def build_chain(preset: Preset, out: Path, *, device: str = "cpu", show_progress
 
         ch.steps.append(Step(f"fcn-score file {v}", [_rel(fcn_files[v], o)],
                              f"copy of {_rel(abl_score, o)} with label {label[v]!r}",
-                             lambda f=fcn_files[v]: _score_complete(f), do_copy))
+                             lambda f=fcn_files[v]: score_complete(f), do_copy))
 
     def do_gt_fcn():
         from p2peval.report.scorefile import write_score
@@ -219,7 +194,7 @@ def build_chain(preset: Preset, out: Path, *, device: str = "cpu", show_progress
                          f"p2peval fcn-score {_rel(gt, o)} --cityscapes {_rel(data, o)} --scorer {_rel(scorer, o)} "
                          f"--protocol {p.protocol} --label 'ground truth' --bootstrap {p.n_resamples} --workers 0 "
                          f"--out {_rel(fcn_files['ground_truth'], o)}",
-                         lambda: _score_complete(fcn_files["ground_truth"]), do_gt_fcn))
+                         lambda: score_complete(fcn_files["ground_truth"]), do_gt_fcn))
 
     for r in rows:
         def do_color(r=r):
@@ -231,7 +206,7 @@ def build_chain(preset: Preset, out: Path, *, device: str = "cpu", show_progress
                              f"p2peval color-hist {_rel(results[r], o)} --reference {_rel(gt, o)} "
                              f"--label '{label[r]}' --n-resamples {p.n_resamples} --seed {p.seed} "
                              f"--out {_rel(color_files[r], o)}",
-                             lambda f=color_files[r]: _score_complete(f), do_color))
+                             lambda f=color_files[r]: score_complete(f), do_color))
 
     all_scores = [fcn_files[r] for r in rows] + [color_files[r] for r in rows]
     pub = " ".join(f"--published {n}" for n in p.published)
@@ -258,19 +233,6 @@ def build_chain(preset: Preset, out: Path, *, device: str = "cpu", show_progress
                          f"p2peval color-hist {' '.join(_rel(results[r], o) for r in rows)} --reference {_rel(gt, o)} "
                          f"--plot color.png", lambda: False, do_plot))
     return ch
-
-
-def _scorer_done(path: Path) -> bool:
-    """A scorer checkpoint is also written during training: done only when it says finished."""
-    from p2peval.core.errors import InputError
-    from p2peval.scorers.checkpoint import read_checkpoint
-
-    if not path.is_file():
-        return False
-    try:
-        return bool((read_checkpoint(path).get("training") or {}).get("finished"))
-    except InputError:
-        return False
 
 
 def _safe(name: str) -> str:
@@ -339,19 +301,12 @@ def run_preset(name: str, out: str | Path, *, device: str = "cpu", show_progress
     t_all = time.monotonic()
     before = json.loads(settings_file.read_text()).get("steps", {}) if settings_file.is_file() else {}
     record = {"preset": preset.settings(), "command": command, "steps": {}}
-    for i, s in enumerate(ch.steps, 1):
-        if s.done():
-            s.skipped = True
-            s.seconds = (before.get(s.name) or {}).get("seconds")  # from the run that made it
-            log(f"[{i}/{len(ch.steps)}] {s.name}: done, skipped")
-        else:
-            log(f"[{i}/{len(ch.steps)}] {s.name}")
-            t = time.monotonic()
-            s.run()
-            s.seconds = time.monotonic() - t
-        record["steps"][s.name] = {"outputs": s.outputs, "command": s.command, "skipped": s.skipped,
-                                   "seconds": None if s.seconds is None else round(s.seconds, 1)}
+
+    def save(steps: dict) -> None:
+        record["steps"] = steps
         write_json_atomic(settings_file, record)
+
+    run_steps(ch.steps, previous=before, log=log, on_step=save)
     record["total_seconds_this_run"] = round(time.monotonic() - t_all, 1)
     write_json_atomic(settings_file, record)
     tmp = out / f".README.md.tmp{os.getpid()}"

@@ -315,9 +315,10 @@ def read_frames(score: dict, score_path: str | Path) -> dict[str, np.ndarray] | 
     return read_sidecar(score, score_path)
 
 
-def plot_color_hist(scores: list[dict], out: str | Path, title: str | None = None) -> Path:
-    """The paper's Figure 7 style plot: log probability of each Lab channel's marginal for every
-    score (solid) and for the reference (dotted, taken from the first score)."""
+def color_hist_figure(scores: list[dict], title: str | None = None):
+    """The paper's Figure 7 style plot as a matplotlib figure: log probability of each Lab
+    channel's marginal for every score (solid, one curve per score in order) and for the
+    reference (dotted, taken from the first score, last curve of each axis)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -349,6 +350,14 @@ def plot_color_hist(scores: list[dict], out: str | Path, title: str | None = Non
     if title:
         fig.suptitle(title)
     fig.tight_layout()
+    return fig
+
+
+def plot_color_hist(scores: list[dict], out: str | Path, title: str | None = None) -> Path:
+    """Write ``color_hist_figure(scores, title)`` to ``out`` (PNG, 110 dpi, atomically)."""
+    import matplotlib.pyplot as plt
+
+    fig = color_hist_figure(scores, title)
     out = Path(out)
     with atomic_path(out, ".png") as tmp:
         fig.savefig(tmp, dpi=110)
