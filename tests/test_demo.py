@@ -265,7 +265,7 @@ def test_demo_cli_refuses_other_settings_and_unknown_rows(tiny_demo, tmp_path, c
     assert rc == 2 and err.count("\n") == 1 and "'cyclegan'" in err and "pix2pix-l1+cgan" in err
     assert not fresh.exists()  # refused before any work
     rc = main(["demo", "--out", str(fresh), "--gan-steps", "0", "--quiet"])
-    assert rc == 2 and "gan_steps" in capsys.readouterr().err and not fresh.exists()
+    assert rc == 2 and "--gan-steps" in capsys.readouterr().err and not fresh.exists()
 
 
 def test_default_config_is_valid():
