@@ -214,9 +214,12 @@ def test_bootstrap_matches_naive_resampling():
     counts = rng.multinomial(len(pairs), np.full(len(pairs), 1 / len(pairs)), size=200)
     hists = [reference_fast_hist(g.flatten(), p.flatten()) for g, p in pairs]
     samples = np.array([reference_scores(sum(c * h for c, h in zip(row, hists))) for row in counts])
+    full = reference_scores(sum(hists))
     for j, m in enumerate(("per_pixel_acc", "per_class_acc", "class_iou")):
-        lo, hi = np.quantile(samples[:, j], [0.025, 0.975])
-        assert ci[m] == pytest.approx([lo, hi], abs=1e-12)
+        # The basic interval: the replicates' quantiles reflected about the estimate, in [0, 1].
+        q_lo, q_hi = np.quantile(samples[:, j], [0.025, 0.975])
+        lo, hi = np.clip([2 * full[j] - q_hi, 2 * full[j] - q_lo], 0, 1)
+        assert ci[m] == pytest.approx([min(lo, full[j]), max(hi, full[j])], abs=1e-12)
         assert ci[m + "_se"] == pytest.approx(samples[:, j].std(ddof=1), abs=1e-12)
     point = compute_scores(frames, "reference")
     for m in ("per_pixel_acc", "per_class_acc", "class_iou"):
