@@ -149,7 +149,7 @@ def analyze(rows: list[dict], *, source: str, study: str | None = None,
             est, se, lo, hi = 100 * b.estimate, 100 * b.se, 100 * b.lo, 100 * b.hi
         else:
             est = se = lo = hi = None
-        row_ci = {METRIC: [lo, hi], METRIC + "_se": se, "method": "two-level basic bootstrap "
+        row_ci = {METRIC: [lo, hi], METRIC + "_se": se, "method": "two-level symmetric bootstrap "
                   "(participants, then trials within each)", "interval": INTERVAL, "n_resamples": n_resamples,
                   "seed": seed, "level": level}
         out_rows.append({"label": algo, "values": {METRIC: est}, "ci": row_ci, "counts": c,
@@ -171,7 +171,7 @@ def analyze(rows: list[dict], *, source: str, study: str | None = None,
                             "share_a_greater": d["share_a_greater"], "p_permutation": p,
                             "permutations": permutations,
                             "test": "two-sided permutation test of mean participant-level rates"})
-    ci.update({"method": "two-level basic bootstrap (participants, then trials within each)",
+    ci.update({"method": "two-level symmetric bootstrap (participants, then trials within each)",
                "interval": INTERVAL,
                "n_resamples": n_resamples, "seed": seed, "level": level})
     ids = sorted({f"{r['algorithm']}/{r['participant']}" for r in rows})

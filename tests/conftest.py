@@ -28,3 +28,28 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+@pytest.fixture(autouse=True)
+def score_intervals_hold_their_estimates(monkeypatch):
+    """Every score file any test writes is checked: each interval contains its estimate.
+
+    All score files go through ``p2peval.report.scorefile.write_json_atomic``; a test that wrote
+    one with an interval excluding its estimate fails at teardown.
+    """
+    from interval_check import interval_violations
+    from p2peval.report import scorefile
+
+    written: list[tuple[str, list[str]]] = []
+    original = scorefile.write_json_atomic
+
+    def checked(path, obj):
+        out = original(path, obj)
+        if isinstance(obj, dict) and str(obj.get("schema", "")).startswith("p2peval.score/"):
+            written.append((str(path), interval_violations(obj)))
+        return out
+
+    monkeypatch.setattr(scorefile, "write_json_atomic", checked)
+    yield
+    bad = [f"{p}: {v}" for p, vs in written for v in vs]
+    assert not bad, "intervals excluding their estimate:\n" + "\n".join(bad)

@@ -216,10 +216,10 @@ def test_bootstrap_matches_naive_resampling():
     samples = np.array([reference_scores(sum(c * h for c, h in zip(row, hists))) for row in counts])
     full = reference_scores(sum(hists))
     for j, m in enumerate(("per_pixel_acc", "per_class_acc", "class_iou")):
-        # The basic interval: the replicates' quantiles reflected about the estimate, in [0, 1].
+        # The symmetric interval: the estimate +/- its larger distance to the two quantiles.
         q_lo, q_hi = np.quantile(samples[:, j], [0.025, 0.975])
-        lo, hi = np.clip([2 * full[j] - q_hi, 2 * full[j] - q_lo], 0, 1)
-        assert ci[m] == pytest.approx([min(lo, full[j]), max(hi, full[j])], abs=1e-12)
+        d = max(full[j] - q_lo, q_hi - full[j])
+        assert ci[m] == pytest.approx([max(full[j] - d, 0), min(full[j] + d, 1)], abs=1e-12)
         assert ci[m + "_se"] == pytest.approx(samples[:, j].std(ddof=1), abs=1e-12)
     point = compute_scores(frames, "reference")
     for m in ("per_pixel_acc", "per_class_acc", "class_iou"):

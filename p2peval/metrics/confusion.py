@@ -193,7 +193,7 @@ def bootstrap_scores(
     level: float = 0.95,
 ) -> dict:
     """Bootstrap CIs over frames: resample frames, recompute the dataset scores, and take the
-    basic interval (``p2peval.metrics.bootstrap``) around the dataset scores.
+    symmetric interval (``p2peval.metrics.bootstrap``) around the dataset scores.
 
     Returns ``{metric: [lo, hi], metric_se, metric_bias}`` for the three headline metrics plus
     the settings.
@@ -202,7 +202,7 @@ def bootstrap_scores(
 
     frames = np.asarray(frames, dtype=np.int64)
     n_frames = len(frames)
-    out: dict = {"method": "basic bootstrap over frames", "n_resamples": n_resamples,
+    out: dict = {"method": "symmetric bootstrap over frames", "n_resamples": n_resamples,
                  "seed": seed, "level": level}
     if n_frames == 0:
         return out
@@ -215,7 +215,8 @@ def bootstrap_scores(
         s = scores_from_hist(tot[:, : n * n].reshape(-1, n, n), tot[:, n * n:] if mode == "strict" else None)
         return {m: s[m] for m in METRICS}
 
-    point = {m: float(v[0]) for m, v in stat(np.ones((1, n_frames))).items()}
+    reported = compute_scores(frames, mode)
+    point = {m: reported[m] for m in METRICS}
     samples = bootstrap(stat, (n_frames,), paired=True, n_resamples=n_resamples, seed=seed)
     out.update(summarise(samples, point, level, bounds=(0.0, 1.0)))
     return out
