@@ -63,7 +63,7 @@ def test_committed_score_files_hold_their_estimates_and_name_the_rule():
     for p in files:
         score = json.loads(p.read_text())
         assert interval_violations(score) == [], p
-        assert score["ci"].get("interval") == "symmetric", p
+        assert score["ci"].get("interval") == "symmetric" and "interval_rule" in score["ci"], p
 
 
 def _covered(lo, hi, truth) -> bool:

@@ -49,8 +49,8 @@ def symmetric_interval(samples: np.ndarray, estimate: float, level: float = 0.95
 def summarise(samples: dict[str, np.ndarray], estimates: dict[str, float], level: float,
               bounds: tuple[float, float] | None = None) -> dict:
     """``{name: [lo, hi], name + "_se": sd, name + "_bias": mean - estimate}`` for each statistic
-    (``symmetric_interval``), plus ``interval``: the rule's name."""
-    out: dict = {"interval": INTERVAL}
+    (``symmetric_interval``), plus ``interval`` and ``interval_rule``: the rule's name and words."""
+    out: dict = {"interval": INTERVAL, "interval_rule": INTERVAL_RULE}
     for name, v in samples.items():
         v = np.asarray(v, dtype=np.float64)
         out[name] = list(symmetric_interval(v, estimates[name], level, bounds))
