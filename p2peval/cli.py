@@ -36,6 +36,7 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
     ("train", "pix2pix"): ("trainers.pix2pix.cli", "train pix2pix (any loss, generator, discriminator of the paper)"),
     ("ablation", "list"): ("trainers.ablations_cli", "list the paper's ablation sets"),
     ("ablation", "run"): ("trainers.ablations_cli", "train, translate and score every variant of an ablation set"),
+    ("study", "init"): ("studies.cli", "write a complete, checked study file from results folders"),
     ("study", "serve"): ("studies.cli", "run the real-vs-fake perceptual study web app"),
     ("study", "analyze"): ("studies.cli", "analyse study answers: % labeled real with bootstrap errors"),
     ("study", "export"): ("studies.cli", "export study answers as CSV"),

@@ -13,6 +13,7 @@ import itertools
 from pathlib import Path
 
 from p2peval.core.errors import InputError
+from p2peval.metrics.bootstrap import INTERVAL, INTERVAL_RULE
 from p2peval.metrics.study_stats import (bootstrap_difference, participant_rates, permutation_test,
                                          two_level_bootstrap)
 
@@ -148,9 +149,9 @@ def analyze(rows: list[dict], *, source: str, study: str | None = None,
             est, se, lo, hi = 100 * b.estimate, 100 * b.se, 100 * b.lo, 100 * b.hi
         else:
             est = se = lo = hi = None
-        row_ci = {METRIC: [lo, hi], METRIC + "_se": se, "method": "two-level bootstrap "
-                  "(participants, then trials within each)", "n_resamples": n_resamples,
-                  "seed": seed, "level": level}
+        row_ci = {METRIC: [lo, hi], METRIC + "_se": se, "method": "two-level symmetric bootstrap "
+                  "(participants, then trials within each)", "interval": INTERVAL,
+                  "interval_rule": INTERVAL_RULE, "n_resamples": n_resamples, "seed": seed, "level": level}
         out_rows.append({"label": algo, "values": {METRIC: est}, "ci": row_ci, "counts": c,
                          "higher_is_better": {METRIC: True}})
         values[f"{METRIC}/{algo}"] = est
@@ -170,7 +171,8 @@ def analyze(rows: list[dict], *, source: str, study: str | None = None,
                             "share_a_greater": d["share_a_greater"], "p_permutation": p,
                             "permutations": permutations,
                             "test": "two-sided permutation test of mean participant-level rates"})
-    ci.update({"method": "two-level bootstrap (participants, then trials within each)",
+    ci.update({"method": "two-level symmetric bootstrap (participants, then trials within each)",
+               "interval": INTERVAL, "interval_rule": INTERVAL_RULE,
                "n_resamples": n_resamples, "seed": seed, "level": level})
     ids = sorted({f"{r['algorithm']}/{r['participant']}" for r in rows})
     return make_score(

@@ -1,4 +1,4 @@
-"""``p2peval study serve|analyze|export|simulate``: one module for the four study commands."""
+"""``p2peval study init|serve|analyze|export|simulate``: one module for the five study commands."""
 
 from __future__ import annotations
 
@@ -15,8 +15,9 @@ from p2peval.core.errors import ConfigError
 
 AT_LEAST_100 = NumberType(int, 100)  # resamples and permutations: fewer make the p-values meaningless
 
-HELP = "real-vs-fake perceptual studies: serve the app, analyse, export, simulate"
+HELP = "real-vs-fake perceptual studies: write a study file, serve the app, analyse, export, simulate"
 EXAMPLES = """\
+  p2peval study init --real results/real --algorithm L1=results/l1 --algorithm cGAN=results/cgan --out study.toml
   p2peval study serve study.toml --port 8501
   p2peval study analyze sqlite:///study.db --out results/study_score.json
   p2peval study export sqlite:///study.db --out answers.csv
@@ -25,7 +26,25 @@ EXAMPLES = """\
 
 def add_arguments(parser: argparse.ArgumentParser, path: tuple[str, ...]) -> None:
     cmd = path[-1]
-    if cmd == "serve":
+    if cmd == "init":
+        parser.description = ("Write a complete, checked study file from results folders: the pairing "
+                              "is read from the file names, the images are counted against the trial "
+                              "counts, and the file is checked as 'study serve --check' checks it.")
+        parser.add_argument("--real", required=True, help="folder of real images")
+        parser.add_argument("--algorithm", action="append", default=[], metavar="NAME=DIR",
+                            help="an algorithm and its results folder (repeat for each algorithm)")
+        parser.add_argument("--out", required=True, help="study TOML file to write")
+        parser.add_argument("--name", default=None,
+                            help="study name (default: the file's stem, or its folder's name for study.toml)")
+        parser.add_argument("--pairing", default="auto",
+                            help="auto (default: from the file names), same-input or different-input")
+        parser.add_argument("--practice-trials", type=nonneg_int, default=10)
+        parser.add_argument("--main-trials", type=positive_int, default=40)
+        parser.add_argument("--layout", default="sequential", help="sequential (default) or side-by-side")
+        parser.add_argument("--ask", default="fake", help="participants point at the fake (default) or real image")
+        parser.add_argument("--seed", type=nonneg_int, default=0)
+        parser.add_argument("--force", action="store_true", help="replace an existing --out file")
+    elif cmd == "serve":
         parser.description = "Run the study web app (Streamlit) for participants and the admin."
         parser.add_argument("study", help="study TOML file")
         parser.add_argument("--port", type=port_number, default=8501)
@@ -74,17 +93,31 @@ def add_arguments(parser: argparse.ArgumentParser, path: tuple[str, ...]) -> Non
 
 
 def run(args: argparse.Namespace) -> int:
-    return {"serve": _serve, "analyze": _analyze, "export": _export,
+    return {"init": _init, "serve": _serve, "analyze": _analyze, "export": _export,
             "simulate": _simulate}[args.command_path[-1]](args)
 
 
+def _init(args) -> int:
+    from studies.init import parse_algorithms, write_study
+
+    res = write_study(args.out, real=args.real, algorithms=parse_algorithms(args.algorithm),
+                      name=args.name, pairing=args.pairing, practice_trials=args.practice_trials,
+                      main_trials=args.main_trials, layout=args.layout, ask=args.ask, seed=args.seed,
+                      force=args.force)
+    how = "from the file names" if res.detected else "as given"
+    counts = ", ".join(f"{a} {n}" for a, n in res.images.items())
+    print(f"wrote {res.path}: study {res.name}, {res.pairing} ({how}), {res.reals} real images, "
+          f"generated images per algorithm: {counts}; {res.trials[0]}+{res.trials[1]} trials a session")
+    print(f"check:   p2peval study serve {res.path} --check")
+    print(f"serve:   p2peval study serve {res.path}")
+    return 0
+
+
 def _serve(args) -> int:
-    from studies.config import load_study
-    from studies.protocol import load_material
+    from studies.protocol import load_checked
     from studies.storage import Store
 
-    config = load_study(args.study)
-    material = load_material(config)
+    config, material = load_checked(args.study)
     url = args.db or config.database_url()
     Store(url).close()
     n = {a: len(p.fakes) for a, p in material.pools.items()}

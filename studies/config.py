@@ -106,6 +106,17 @@ _KEYS = {"name", "algorithms", "real", "pairing", "layout", "ask", "practice_tri
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$")
 
 
+def toml_value(v) -> str:
+    """A TOML literal of a bool, number, string or list of them."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(toml_value(x) for x in v) + "]"
+    return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def _int(path: Path, key: str, value, lo: int, hi: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
         raise InputError(f"'{key}' must be an integer in [{lo}, {hi}], got {value!r}", path)

@@ -12,6 +12,7 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 from p2peval.core.imageio import write_png
+from studies.config import toml_value
 
 
 def _scene(rng: np.random.Generator, size: int) -> np.ndarray:
@@ -23,16 +24,6 @@ def _scene(rng: np.random.Generator, size: int) -> np.ndarray:
     stripes = 25 * np.sin(2 * np.pi * freq * (x * np.cos(freq) + y * np.sin(freq)))
     img = base + x[..., None] * slope[0] + y[..., None] * slope[1] + stripes[..., None]
     return np.clip(img, 0, 255).astype(np.uint8)
-
-
-def _toml_value(v) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, (int, float)):
-        return repr(v)
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
-    return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def write_demo_study(out: str | Path, *, n_images: int = 12, size: int = 64,
@@ -48,9 +39,9 @@ def write_demo_study(out: str | Path, *, n_images: int = 12, size: int = 64,
         for algo, radius in blur.items():
             fake = np.asarray(Image.fromarray(scene).filter(ImageFilter.GaussianBlur(radius)))
             write_png(out / "results" / algo / f"scene{i:03d}_fake_B.png", fake)
-    lines = [f'name = {_toml_value(settings.pop("name", "demo"))}', 'real = "real"']
+    lines = [f'name = {toml_value(settings.pop("name", "demo"))}', 'real = "real"']
     for key, value in settings.items():
-        lines.append(f"{key} = {_toml_value(value)}")
+        lines.append(f"{key} = {toml_value(value)}")
     if vigilance:
         for i in range(3):
             noise = rng.integers(0, 256, size=(size, size, 3), dtype=np.uint8)

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from p2peval.core.errors import InputError
-from studies.config import StudyConfig
+from studies.config import StudyConfig, load_study
 from studies.stimuli import Pool, build_pool, input_key, list_images
 
 PRACTICE, MAIN, VIGILANCE = "practice", "main", "vigilance"
@@ -58,6 +58,14 @@ def load_material(config: StudyConfig) -> StudyMaterial:
         if not vfakes:
             raise InputError("no images for vigilance trials", config.vigilance.fakes)
     return StudyMaterial(pools, vfakes)
+
+
+def load_checked(path: str | Path) -> tuple[StudyConfig, StudyMaterial]:
+    """A study file's settings and image pools, every check passed: what ``study serve --check``
+    verifies of the file (it also opens the database) and what ``study init`` verifies of the
+    file it writes."""
+    config = load_study(path)
+    return config, load_material(config)
 
 
 def plan_session(config: StudyConfig, material: StudyMaterial, algorithm: str,

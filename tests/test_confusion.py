@@ -214,9 +214,12 @@ def test_bootstrap_matches_naive_resampling():
     counts = rng.multinomial(len(pairs), np.full(len(pairs), 1 / len(pairs)), size=200)
     hists = [reference_fast_hist(g.flatten(), p.flatten()) for g, p in pairs]
     samples = np.array([reference_scores(sum(c * h for c, h in zip(row, hists))) for row in counts])
+    full = reference_scores(sum(hists))
     for j, m in enumerate(("per_pixel_acc", "per_class_acc", "class_iou")):
-        lo, hi = np.quantile(samples[:, j], [0.025, 0.975])
-        assert ci[m] == pytest.approx([lo, hi], abs=1e-12)
+        # The symmetric interval: the estimate +/- its larger distance to the two quantiles.
+        q_lo, q_hi = np.quantile(samples[:, j], [0.025, 0.975])
+        d = max(full[j] - q_lo, q_hi - full[j])
+        assert ci[m] == pytest.approx([max(full[j] - d, 0), min(full[j] + d, 1)], abs=1e-12)
         assert ci[m + "_se"] == pytest.approx(samples[:, j].std(ddof=1), abs=1e-12)
     point = compute_scores(frames, "reference")
     for m in ("per_pixel_acc", "per_class_acc", "class_iou"):

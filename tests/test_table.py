@@ -154,7 +154,10 @@ def _independent_paired_ci(ca, cb, key, n_resamples, seed, level=0.95):
     for _ in range(n_resamples):
         idx = rng.integers(0, n, n)
         diffs.append(compute_scores(ca[idx], "reference")[key] - compute_scores(cb[idx], "reference")[key])
-    return np.quantile(diffs, [(1 - level) / 2, 1 - (1 - level) / 2])
+    d = compute_scores(ca, "reference")[key] - compute_scores(cb, "reference")[key]
+    q_lo, q_hi = np.quantile(diffs, [(1 - level) / 2, 1 - (1 - level) / 2])
+    r = max(d - q_lo, q_hi - d)  # the symmetric interval (the clipping at +/-1 does not bite here)
+    return d - r, d + r
 
 
 def test_paired_significance_for_fcn_scores(tmp_path):
@@ -209,7 +212,7 @@ def test_color_hist_rows_paired_from_sidecars(tmp_path):
     t = build_table(sorted((tmp_path / "s").glob("*.json")), n_resamples=300)
     assert t.best[("color-hist", "L")] == {"near"}
     assert t.marks[("far", "color-hist", "L")] == "*"
-    assert all(c.method.startswith("paired bootstrap over 8 images") for c in t.comparisons)
+    assert all(c.method.startswith("paired symmetric bootstrap over 8 images") for c in t.comparisons)
 
 
 def test_study_rows_and_their_comparisons(tmp_path):

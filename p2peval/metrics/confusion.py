@@ -192,32 +192,31 @@ def bootstrap_scores(
     seed: int = 0,
     level: float = 0.95,
 ) -> dict:
-    """Percentile bootstrap CIs over frames: resample frames, recompute the dataset scores.
+    """Bootstrap CIs over frames: resample frames, recompute the dataset scores, and take the
+    symmetric interval (``p2peval.metrics.bootstrap``) around the dataset scores.
 
-    Returns ``{metric: [lo, hi]}`` for the three headline metrics plus the settings.
+    Returns ``{metric: [lo, hi], metric_se, metric_bias}`` for the three headline metrics plus
+    the settings.
     """
+    from p2peval.metrics.bootstrap import bootstrap, summarise
+
     frames = np.asarray(frames, dtype=np.int64)
     n_frames = len(frames)
-    out: dict = {"method": "percentile bootstrap over frames", "n_resamples": n_resamples,
+    out: dict = {"method": "symmetric bootstrap over frames", "n_resamples": n_resamples,
                  "seed": seed, "level": level}
     if n_frames == 0:
         return out
     hist, row_extra, _ = frame_hists(frames, mode)
     n = hist.shape[-1]
     flat = np.concatenate([hist.reshape(n_frames, -1), row_extra], axis=1).astype(np.float64)
-    rng = np.random.default_rng(seed)
-    lo_q, hi_q = (1 - level) / 2, 1 - (1 - level) / 2
-    samples = {m: [] for m in METRICS}
-    for start in range(0, n_resamples, 256):  # chunks keep memory bounded
-        b = min(256, n_resamples - start)
-        counts = rng.multinomial(n_frames, np.full(n_frames, 1.0 / n_frames), size=b)  # (b, N)
-        tot = counts.astype(np.float64) @ flat  # (b, n*n + n)
-        s = scores_from_hist(tot[:, : n * n].reshape(b, n, n),
-                             tot[:, n * n:] if mode == "strict" else None)
-        for m in METRICS:
-            samples[m].append(s[m])
-    for m in METRICS:
-        v = np.concatenate(samples[m])
-        out[m] = [float(np.quantile(v, lo_q)), float(np.quantile(v, hi_q))]
-        out[m + "_se"] = float(v.std(ddof=1))
+
+    def stat(w):  # (b, N) frame multiplicities -> the pooled matrices' scores (b,)
+        tot = w @ flat  # (b, n*n + n)
+        s = scores_from_hist(tot[:, : n * n].reshape(-1, n, n), tot[:, n * n:] if mode == "strict" else None)
+        return {m: s[m] for m in METRICS}
+
+    reported = compute_scores(frames, mode)
+    point = {m: reported[m] for m in METRICS}
+    samples = bootstrap(stat, (n_frames,), paired=True, n_resamples=n_resamples, seed=seed)
+    out.update(summarise(samples, point, level, bounds=(0.0, 1.0)))
     return out

@@ -4,7 +4,8 @@ The headline number is "% labeled real": the share of main trials in which a par
 generated image for the real one. Its error bars come from a two-level bootstrap: resample
 participants with replacement, then trials within each resampled participant. Two algorithms are
 compared by a bootstrap interval of the difference and by a permutation test on participant-level
-rates (a proper p-value; participants, not trials, are the independent units).
+rates (a proper p-value; participants, not trials, are the independent units). Intervals are the
+symmetric bootstrap intervals of ``p2peval.metrics.bootstrap``, like every other interval of p2peval.
 
 Trials are Bernoulli outcomes, so resampling the ``n_i`` trials of participant ``i`` (``k_i`` of
 them "labeled real") with replacement gives ``Binomial(n_i, k_i / n_i)`` successes: the inner
@@ -20,7 +21,7 @@ import numpy as np
 
 @dataclass(frozen=True)
 class BootstrapResult:
-    """Point estimate, bootstrap standard error and percentile interval (values in [0, 1])."""
+    """Point estimate, bootstrap standard error and symmetric bootstrap interval (values in [0, 1])."""
 
     estimate: float
     se: float
@@ -63,34 +64,37 @@ def two_level_bootstrap(groups, *, n_resamples: int = 10000, seed: int = 0,
     """Two-level bootstrap of the pooled "% labeled real" (as a fraction).
 
     ``groups``: one 0/1 sequence per participant (1 = the fake was labeled real).
-    SE = standard deviation of the replicates; the interval is the percentile interval.
+    SE = standard deviation of the replicates; the interval is the symmetric bootstrap interval.
     """
+    from p2peval.metrics.bootstrap import symmetric_interval
+
     k, n = _as_counts(groups)
     rng = np.random.default_rng(seed)
     reps = _two_level_replicates(k, n, n_resamples, rng)
-    a = (1 - level) / 2
-    lo, hi = np.quantile(reps, [a, 1 - a])
-    return BootstrapResult(pooled_rate(k, n), float(np.std(reps, ddof=1)), float(lo), float(hi),
-                           n_resamples, seed, level, reps)
+    est = pooled_rate(k, n)
+    lo, hi = symmetric_interval(reps, est, level, bounds=(0.0, 1.0))
+    return BootstrapResult(est, float(np.std(reps, ddof=1)), lo, hi, n_resamples, seed, level, reps)
 
 
 def bootstrap_difference(groups_a, groups_b, *, n_resamples: int = 10000, seed: int = 0,
                          level: float = 0.95) -> dict:
     """Bootstrap of rate(A) - rate(B), each side resampled independently on two levels.
 
-    Returns the difference, its SE, percentile interval and ``share_a_greater`` (the share of
-    draws where A > B, the reference's way of comparing two algorithms).
+    Returns the difference, its SE, symmetric bootstrap interval and ``share_a_greater`` (the share
+    of draws where A > B, the reference's way of comparing two algorithms).
     """
+    from p2peval.metrics.bootstrap import symmetric_interval
+
     ka, na = _as_counts(groups_a)
     kb, nb = _as_counts(groups_b)
     rng = np.random.default_rng(seed)
     ra = _two_level_replicates(ka, na, n_resamples, rng)
     rb = _two_level_replicates(kb, nb, n_resamples, rng)
     d = ra - rb
-    a = (1 - level) / 2
-    lo, hi = np.quantile(d, [a, 1 - a])
-    return {"difference": pooled_rate(ka, na) - pooled_rate(kb, nb), "se": float(np.std(d, ddof=1)),
-            "lo": float(lo), "hi": float(hi), "share_a_greater": float(np.mean(d > 0)),
+    diff = pooled_rate(ka, na) - pooled_rate(kb, nb)
+    lo, hi = symmetric_interval(d, diff, level, bounds=(-1.0, 1.0))
+    return {"difference": diff, "se": float(np.std(d, ddof=1)),
+            "lo": lo, "hi": hi, "share_a_greater": float(np.mean(d > 0)),
             "n_resamples": n_resamples, "seed": seed, "level": level}
 
 

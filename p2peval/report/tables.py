@@ -9,7 +9,9 @@ and never take part in the "best" marking (they were measured on other data with
 
 Significance between rows scored on the same images: the column's best row is compared with every
 other row by a paired bootstrap of the difference (the same resampled images on both sides); a
-``*`` marks a value whose 95% interval of the difference from the best excludes 0. This needs
+``*`` marks a value whose 95% interval of the difference from the best excludes 0. The interval is
+the symmetric bootstrap interval, the same rule as the score files' intervals
+(``p2peval.metrics.bootstrap``). This needs
 per-image data next to each score file, named by the score file's ``frames_file`` key (a path
 relative to the score file) or given inline under ``frames``:
 
@@ -246,7 +248,8 @@ def _paired_confusion(ea: Entry, eb: Entry, keys, n_resamples, seed, level):
     one = np.ones((1, len(ida)))
     point = {k: float(v[0]) for k, v in stat(one).items()}
     samples = bootstrap(stat, (len(ida),), paired=True, n_resamples=n_resamples, seed=seed)
-    return point, summarise(samples, level), f"paired bootstrap over {len(ida)} frames"
+    ci = summarise(samples, point, level, bounds=(-1.0, 1.0))
+    return point, ci, f"paired symmetric bootstrap over {len(ida)} frames"
 
 
 def _paired_color(ea: Entry, eb: Entry, keys, n_resamples, seed, level):
@@ -277,7 +280,8 @@ def _paired_color(ea: Entry, eb: Entry, keys, n_resamples, seed, level):
 
     point = {k: float(v[0]) for k, v in stat(np.ones((1, len(ida))), np.ones((1, len(ra)))).items()}
     samples = bootstrap(stat, (len(ida), len(ra)), paired=paired_ref, n_resamples=n_resamples, seed=seed)
-    return point, summarise(samples, level), (f"paired bootstrap over {len(ida)} images"
+    ci = summarise(samples, point, level, bounds=(-1.0, 1.0))
+    return point, ci, (f"paired symmetric bootstrap over {len(ida)} images"
                                               + ("" if paired_ref else ", reference resampled independently"))
 
 
@@ -387,7 +391,8 @@ def _legend(columns, rows, pub_rows, comparisons, ci_style, level, n_resamples) 
         out.append("[lo, hi] is the confidence interval from the score file")
     if comparisons:
         n_sig = sum(c.significant for c in comparisons)
-        out.append(f"* differs significantly from the column's best ({100 * level:g}% paired bootstrap interval "
+        out.append(f"* differs significantly from the column's best ({100 * level:g}% paired symmetric bootstrap "
+                   "interval "
                    f"of the difference excludes 0, {n_resamples} resamples over the shared images); "
                    f"{len(comparisons)} comparisons, {n_sig} significant")
     else:

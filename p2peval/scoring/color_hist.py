@@ -5,7 +5,8 @@ Lab histogram (``p2peval.metrics.color.lab_bin_counts``); only these per-image c
 (L.n + a.n + b.n int32 per image: 2.4 KB with the default bins), so memory does not depend on the
 image sizes and grows by 2.4 KB per image, which the bootstrap over images needs. Pooled
 histograms are normalised by the pixel count and compared with the reference's by histogram
-intersection per channel, with a percentile bootstrap CI over images.
+intersection per channel, with a bootstrap CI over images (the symmetric interval of
+``p2peval.metrics.bootstrap``).
 
 Which images: in a folder holding pix2pix outputs (``*_fake_B.png``) only those are results, and
 in a reference folder holding ``*_real_B.png`` only those are reference (the same folder may be
@@ -247,13 +248,13 @@ def score_from_hists(res: ImageSetHist, ref: ImageSetHist, *, label: str, n_resa
     def stat(w_res, w_ref):  # (b, N) weights -> pooled counts (b, total) -> intersections (b,)
         return intersection_from_counts(w_res @ rc, w_ref @ fc, bins)
 
-    ci: dict = {"method": "percentile bootstrap over images" + (" (paired by name)" if paired else
+    ci: dict = {"method": "symmetric bootstrap over images" + (" (paired by name)" if paired else
                                                                  " (results and reference resampled independently)"),
                 "n_resamples": n_resamples, "seed": seed, "level": level}
     if n_resamples > 0:
         samples = bootstrap(stat, (len(res.images), len(ref.images)), paired=paired,
                             n_resamples=n_resamples, seed=seed)
-        ci.update(summarise(samples, level))
+        ci.update(summarise(samples, values, level, bounds=(0.0, 1.0)))
     hists = {side: {ch: v.tolist() for ch, v in split_channels(h.pooled, bins).items()}
              for side, h in (("results", res), ("reference", ref))}
     score = make_score(
