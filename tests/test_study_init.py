@@ -105,7 +105,7 @@ def _bad_cases(ex: Path, tmp: Path) -> dict[str, tuple[list[str], str]]:
                                    f"m={mixed}", "--out", str(col / "study.toml"), *ok],
                                   "12 of 13 generated images have a real image of the same input"),
         "bad study name": (_init(col, ["tinted"], *ok, "--name", "no spaces"), "'name' must be"),
-        "bad trial count": (_init(col, ["tinted"], "--main-trials", "0"), "'main_trials' must be"),
+        "bad trial count": (_init(col, ["tinted"], "--main-trials", "0"), "argument --main-trials: must be"),
         "not a toml file": (_init(col, ["tinted"], *ok, out=col / "study.txt"), "ends in .toml"),
     }
 

@@ -392,10 +392,12 @@ def _run(out: Path, cfg: DemoConfig, show_progress: bool, file) -> dict:
                      scorer=p.scorer, n_resamples=cfg.n_resamples, seed=cfg.seed)
 
     def do_study():
-        from trainers.demo_outputs import write_study
-        write_study(study, name="demo", real=p.images("ground_truth"),
-                    algorithms={n: p.images(n) for n in trained}, n_images=len(val_ids()),
-                    image_size=cfg.size, seed=cfg.seed)
+        from studies.init import write_study
+        from trainers.demo_outputs import study_trials
+        practice, main = study_trials(len(val_ids()))
+        write_study(study, name="demo", real=p.images("ground_truth"), pairing="same-input",
+                    algorithms={n: p.images(n) for n in trained}, practice_trials=practice,
+                    main_trials=main, seed=cfg.seed, force=True)
 
     images = [p.images(r) / "manifest.json" for r in trained]
     steps += [
@@ -407,7 +409,7 @@ def _run(out: Path, cfg: DemoConfig, show_progress: bool, file) -> dict:
              lambda: _newer(samples, images), do_samples),
         Step("report", [str(report)], f"p2peval report {' '.join(map(str, score_files))} --scorer {p.scorer} "
              f"--frames {cfg.report_frames} --out {report}", lambda: _newer(report, score_files), do_report),
-        Step("study", [str(study)], "(library) trainers.demo_outputs.write_study",
+        Step("study", [str(study)], "(library) studies.init.write_study, as p2peval study init",
              lambda: _newer(study, images), do_study),
     ]
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 
 from p2peval.core.errors import ConfigError
@@ -37,33 +35,3 @@ def study_trials(n_images: int) -> tuple[int, int]:
         raise ConfigError("a study needs at least one image per algorithm")
     practice = min(5, n_images // 5)
     return practice, min(40, n_images - practice)
-
-
-def _toml(value) -> str:
-    """A TOML string (JSON's escapes are TOML basic-string escapes) or integer."""
-    return str(value) if isinstance(value, int) else json.dumps(str(value))
-
-
-def write_study(path: Path, *, name: str, real: Path, algorithms: dict[str, Path], n_images: int,
-                image_size: int, seed: int) -> Path:
-    """A study TOML file for ``p2peval study serve``: the real photos against each algorithm's
-    results folder, paired by input (same-input), trials sized to the images there are.
-
-    Paths are written relative to the file's folder, as the study loader reads them.
-    """
-    practice, main = study_trials(n_images)
-    base = path.parent.resolve()
-
-    def rel(p: Path) -> str:
-        return os.path.relpath(p.resolve(), base)
-
-    lines = [f"name = {_toml(name)}", f"real = {_toml(rel(real))}",
-             'pairing = "same-input"', 'layout = "sequential"', 'ask = "fake"',
-             f"practice_trials = {practice}", f"main_trials = {main}",
-             f"image_size = [{image_size}, {image_size}]", f"seed = {seed}", "", "[algorithms]"]
-    lines += [f"{_toml(a)} = {_toml(rel(f))}" for a, f in algorithms.items()]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text("\n".join(lines) + "\n")
-    os.replace(tmp, path)
-    return path
