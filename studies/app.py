@@ -102,7 +102,8 @@ def _consent(config, store, pid: str) -> None:
     st.markdown(config.text(config.instructions))
 
     def start():
-        store.start_session(config.name, pid, list(config.algorithms), config.n_trials)
+        store.start_session(config.name, pid, list(config.algorithms), config.n_trials,
+                            timeout_s=60.0 * config.session_timeout_minutes)
         st.session_state["active"] = True
 
     st.button("Start", type="primary", on_click=start)
