@@ -146,9 +146,9 @@ def run_protocol_load(participants: int = 20, *, db: str | None = None,
         load0 = os.getloadavg()
         t0 = time.perf_counter()
         with MemorySampler(srvs[0].proc.pid) as mem:
-            logs, cut_off = asyncio.run(_drive_round_robin([s.url for s in srvs], participants,
-                                                           ramp_s, response_ms, timeout_s,
-                                                           deadline_s))
+            logs, cut_off = asyncio.run(drive([s.url for s in srvs], participants, ramp_s=ramp_s,
+                                              response_ms=response_ms, timeout_s=timeout_s,
+                                              deadline_s=deadline_s))
         wall = time.perf_counter() - t0
         cpu = sum(s.cpu_seconds() - c for s, c in zip(srvs, cpu0))
         rss_end = sum(rss_mb(s.proc.pid) for s in srvs)
@@ -186,13 +186,15 @@ def run_protocol_load(participants: int = 20, *, db: str | None = None,
     }
 
 
-async def _drive_round_robin(urls: list[str], n: int, ramp_s: float, response_ms: float,
-                             timeout_s: float, deadline_s: float):
+async def drive(urls: list[str], n: int, *, prefix: str = "sim", ramp_s: float = 0.0,
+                response_ms: float = 0.0, timeout_s: float = 60.0, deadline_s: float = 300.0):
+    """Participants ``<prefix>0000``... arriving over ``ramp_s`` seconds, round robin over the
+    servers; returns (logs of those who finished in time, number cut off at the deadline)."""
     from studies.loadclient import participant
 
     async def one(k: int):
         await asyncio.sleep(ramp_s * k / max(n, 1))
-        return await participant(urls[k % len(urls)], f"sim{k:04d}", response_ms=response_ms,
+        return await participant(urls[k % len(urls)], f"{prefix}{k:04d}", response_ms=response_ms,
                                  timeout_s=timeout_s)
 
     tasks = [asyncio.ensure_future(one(k)) for k in range(n)]

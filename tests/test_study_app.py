@@ -170,3 +170,43 @@ def test_answer_row_scoring():
     with pytest.raises(ValueError):
         answer_row(cfg, t, {"choice": 2}, None)
     assert clean_pid(" abc ") == "abc" and clean_pid("a b") is None and clean_pid(None) is None
+
+
+def test_wrong_admin_tokens_are_slowed_down(study, monkeypatch):
+    import studies.admin as admin
+    waits = []
+    monkeypatch.setattr(admin, "THROTTLE", admin.Throttle(base_s=0.5, max_s=4.0))
+    monkeypatch.setattr(admin, "_sleep", waits.append)
+    at = _app(admin="1")
+    for guess in ("a", "tok-12", "tok-1234", "x", "y"):
+        at.text_input[0].input(guess)
+        at.button[0].click().run()
+        assert "Wrong token." in _texts(at) and not at.dataframe
+    assert waits == [0.5, 1.0, 2.0, 4.0, 4.0]  # doubling, capped
+    at.text_input[0].input("tok-123")
+    at.button[0].click().run()
+    assert at.dataframe and len(waits) == 5  # the right token does not wait
+    assert admin.check_token("tok-123", "tok-123") and not admin.check_token("", "")
+
+
+def test_throttle_forgets_old_failures():
+    from studies.admin import Throttle
+    t = [0.0]
+    th = Throttle(base_s=1.0, max_s=100.0, window_s=60.0, clock=lambda: t[0])
+    assert [th.failed() for _ in range(3)] == [1.0, 2.0, 4.0]
+    t[0] = 61.0  # the first three are outside the window now
+    assert th.failed() == 1.0
+
+
+@pytest.mark.parametrize("pid", ["x" * 129, "a b", "<script>", "é", "a/b", "", "a\x00"])
+def test_malformed_participant_ids_start_nothing(study, pid):
+    path, db = study
+    at = _app(pid)
+    assert at.text_input and at.text_input[0].label == "Participant ID"
+    assert not at.subheader  # no consent page
+    assert Store(db).session_rows("demo") == []
+
+
+def test_longest_participant_id_is_accepted(study):
+    at = _app("x" * 128)
+    assert [s.value for s in at.subheader] == ["Consent", "Instructions"]
