@@ -243,3 +243,39 @@ def test_side_by_side_with_vigilance_and_no_practice(tmp_path, browser):
         assert DISPLAY_MS - 6 <= r["display_ms_first"] < DISPLAY_MS + 250
     vig = next(r for r in rows if r["kind"] == "vigilance")
     assert vig["fake_image"].startswith("noise")
+
+
+def test_simulated_participant_leaves_the_rows_a_browser_leaves(study, server, browser):
+    """One Chromium participant and one protocol-level participant: the same kinds of rows."""
+    import asyncio
+    from studies.loadclient import participant
+    db = server.db
+    ctx = browser.new_context()
+    page = ctx.new_page()
+    page.goto(f"{server.url}/?pid=V1")
+    page.get_by_role("button", name="Start").click()
+    for i in range(PRACTICE + MAIN):
+        _answer(page, "Second")
+        if i < PRACTICE:
+            page.get_by_role("button", name="Continue").click(timeout=30000)
+    page.get_by_text("CODE-B77").wait_for(timeout=30000)
+    ctx.close()
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(1) as pool:  # Playwright's loop runs in this thread
+        log = pool.submit(asyncio.run, participant(server.url, "V2", response_ms=50,
+                                                   timeout_s=60)).result(timeout=120)
+    assert log.completed and not log.error and "CODE-B77" in log.code
+    real, sim = _wait_rows(db, "V1", PRACTICE + MAIN, page), _rows(db, "V2")
+    assert len(sim) == len(real) == PRACTICE + MAIN
+
+    def kinds(row):  # column -> type of the stored value (None for NULL)
+        return {k: type(v).__name__ for k, v in row.items()}
+
+    assert [kinds(r) for r in sim] == [kinds(r) for r in real]
+    for col in ("trial_index", "kind", "layout", "ask"):
+        assert [r[col] for r in sim] == [r[col] for r in real]
+    for rows in (real, sim):
+        for r in rows:  # the same server-side scoring and the same measured fields
+            assert r["correct"] == (r["answer"] == 1 - r["real_position"])
+            assert DISPLAY_MS - 6 <= r["display_ms_first"] < DISPLAY_MS + 250
+            assert r["response_ms"] >= 0 and r["shown_at"] <= r["answered_at"]
