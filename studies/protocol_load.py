@@ -144,12 +144,15 @@ def run_protocol_load(participants: int = 20, *, db: str | None = None,
             s.start()
         cpu0 = [s.cpu_seconds() for s in srvs]
         load0 = os.getloadavg()
+        client0 = os.times()
         t0 = time.perf_counter()
         with MemorySampler(srvs[0].proc.pid) as mem:
             logs, cut_off = asyncio.run(drive([s.url for s in srvs], participants, ramp_s=ramp_s,
                                               response_ms=response_ms, timeout_s=timeout_s,
                                               deadline_s=deadline_s))
         wall = time.perf_counter() - t0
+        client = os.times()
+        client_cpu = client.user + client.system - client0.user - client0.system
         cpu = sum(s.cpu_seconds() - c for s, c in zip(srvs, cpu0))
         rss_end = sum(rss_mb(s.proc.pid) for s in srvs)
     finally:
@@ -179,6 +182,8 @@ def run_protocol_load(participants: int = 20, *, db: str | None = None,
         "wall_s": wall, "server_cpu_s": cpu,
         "server_cpu_share_of_one_core": cpu / wall if wall else None,
         "server_cpu_ms_per_answer": 1000 * cpu / max(checks["answers_stored"], 1),
+        # the simulated participants' own CPU (one process, on the same machine as the server)
+        "client_cpu_share_of_one_core": client_cpu / wall if wall else None,
         "server_rss_peak_mb_first_server": mem.peak_mb, "server_rss_end_mb_all": rss_end,
         "bytes_received_per_answer": (sum(l.bytes_received for l in logs)
                                       / max(checks["answers_stored"], 1)),
