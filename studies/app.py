@@ -48,16 +48,17 @@ def _resources():
     return load(str(Path(study).resolve()), os.environ.get(DB_ENV, ""))
 
 
-def _trial_data(config, trial, token: str) -> dict:
-    from studies.stimuli import data_uri, stimulus_png
+def _trial_data(config, trial, token: str) -> bytes:
+    """The component's data for one trial (studies/component.py ``pack``): settings + two PNGs."""
+    from studies.component import pack
+    from studies.stimuli import stimulus_png
     real = stimulus_png(trial.real, config.image_size)
     fake = stimulus_png(trial.fake, config.image_size)
     first, second = (real, fake) if trial.real_position == 0 else (fake, real)
-    return {"trial": token, "images": [data_uri(first), data_uri(second)], "layout": config.layout,
-            "display_ms": config.display_ms, "gap_ms": config.gap_ms,
-            "fixation_ms": config.fixation_ms, "labels": list(config.labels),
-            "question": f"Which image was {config.ask}?",
-            "size": list(config.image_size)}
+    return pack({"trial": token, "layout": config.layout, "display_ms": config.display_ms,
+                 "gap_ms": config.gap_ms, "fixation_ms": config.fixation_ms,
+                 "labels": list(config.labels), "question": f"Which image was {config.ask}?",
+                 "size": list(config.image_size)}, [first, second])
 
 
 def _on_answer(key: str, store, config, session, trial) -> None:

@@ -150,5 +150,8 @@ def component_event(element: Element, event: str, value) -> WidgetState:
 
 
 def component_data(element: Element) -> dict:
-    """The ``data`` a custom component (v2) element was mounted with."""
-    return json.loads(element.proto.json)
+    """The trial component's data (studies/component.py): its settings, with the two PNGs as
+    ``images`` (bytes)."""
+    from studies.component import unpack
+    meta, images = unpack(element.proto.bytes)
+    return {**meta, "images": images}
