@@ -32,14 +32,7 @@ def clean_pid(value) -> str | None:
 
 def _resources():
     import streamlit as st
-
-    @st.cache_resource(show_spinner=False)
-    def load(study_path: str, db_url: str):
-        from studies.config import load_study
-        from studies.protocol import load_material
-        from studies.storage import Store
-        config = load_study(study_path)
-        return config, load_material(config), Store(db_url or config.database_url())
+    from studies.resources import load
 
     study = os.environ.get(STUDY_ENV)
     if not study:
