@@ -77,9 +77,9 @@ def test_sessions_see_and_store_only_their_own_trials(served):
         (a, ea), (b, eb) = await asyncio.gather(_start(srv.url, "isoA"), _start(srv.url, "isoB"))
         da, db_ = component_data(ea), component_data(eb)
         # A answers with B's trial token: refused; then A's own answer twice: stored once
-        foreign = {"trial": db_["trial"], "choice": 0, "display_ms": [30, 30], "response_ms": 5}
+        foreign = {"trial": db_["trial"], "choice": 1, "display_ms": [30, 30], "response_ms": 5}
         await a.rerun([component_event(ea, "answer", foreign)])
-        own = dict(foreign, trial=da["trial"])
+        own = dict(foreign, trial=da["trial"], choice=0)
         await a.rerun([component_event(ea, "answer", own)])
         await a.rerun([component_event(ea, "answer", dict(own, choice=1))])
         for c in (a, b):
