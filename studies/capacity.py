@@ -104,6 +104,9 @@ def main(argv: list[str] | None = None) -> int:
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, shared with other jobs: "
                    "see load_average_* per row (1-minute load average)",
         "load_average_end": list(os.getloadavg()),
+        # scheduling priority of this run (server and participants inherit it); a negative value
+        # (``nice -n -10 python -m studies.capacity``) puts them ahead of other jobs
+        "nice": os.nice(0),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     print(markdown_table(rows))
