@@ -133,13 +133,13 @@ def _feedback(fb: dict) -> None:
     st.button("Continue", type="primary", on_click=go)
 
 
-def _trials(config, material, store, session) -> None:
+def _trials(config, material, store, session, i: int) -> None:
+    """Trial ``i`` (the number of answers stored so far) of the session, or the completion page."""
     import streamlit as st
     from studies.component import trial_component
     from studies.protocol import plan_session
     from studies.storage import now
 
-    i = store.answered(session.id)
     if i >= session.n_trials:
         _complete(config, session.participant, again=False)
         return
@@ -182,7 +182,7 @@ def main() -> None:
         _identify(config)
         return
     st.session_state["pid"] = pid
-    session = store.get_session(config.name, pid)
+    session, n = store.session_progress(config.name, pid)
     if session is None:
         _consent(config, store, pid)
         return
@@ -191,7 +191,6 @@ def main() -> None:
         return
     if not st.session_state.get("active"):
         # A reload or a new connection: resume where the stored answers end.
-        n = store.answered(session.id)
         st.title(config.title)
         st.info(f"Welcome back. You continue with trial {n + 1} of {session.n_trials}.")
 
@@ -200,7 +199,7 @@ def main() -> None:
 
         st.button("Continue", type="primary", on_click=resume)
         return
-    _trials(config, material, store, session)
+    _trials(config, material, store, session, n)
 
 
 if __name__ == "__main__":

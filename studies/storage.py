@@ -140,6 +140,16 @@ class Store:
                                                    sessions.c.participant == participant)).first()
         return _session(row) if row else None
 
+    def session_progress(self, study: str, participant: str) -> tuple[Session | None, int]:
+        """(the participant's session or None, its number of answered trials), in one query."""
+        n = (select(func.count()).select_from(answers)
+             .where(answers.c.session_id == sessions.c.id).scalar_subquery())
+        with self.engine.connect() as c:
+            row = c.execute(select(sessions, n.label("n_answered"))
+                            .where(sessions.c.study == study,
+                                   sessions.c.participant == participant)).first()
+        return (_session(row), int(row.n_answered)) if row else (None, 0)
+
     def session_counts(self, study: str) -> dict[str, tuple[int, int]]:
         """algorithm -> (completed sessions, sessions in progress)."""
         with self.engine.connect() as c:

@@ -54,6 +54,8 @@ def test_answer_recorded_once_and_session_finishes(store):
     assert store.record_answer(s, _row(0))
     assert not store.record_answer(s, _row(0, labeled_real=True))  # double click / second tab
     assert store.answered(s.id) == 1
+    assert store.session_progress("st", "P1") == (s, 1)
+    assert store.session_progress("st", "nobody") == (None, 0)
     assert not store.is_finished(s.id)
     assert store.record_answer(s, _row(1))
     assert store.is_finished(s.id)
