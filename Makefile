@@ -34,7 +34,7 @@ test: $(STAMP) system-deps
 	$(PY) -m pytest -q tests
 
 # Every benchmark, one after the other (about 20 minutes on 2 idle cores); figures in results/benchmarks/.
-bench: $(STAMP)
+bench: $(STAMP) system-deps
 	$(PY) -m p2peval bench fcn-score --protocol fast --n 16 --repeats 3 --out results/benchmarks/fcn_score_fast_cpu.json
 	$(PY) -m p2peval bench fcn-score --protocol pix2pix --n 1 --repeats 3 --no-warmup --out results/benchmarks/fcn_score_pix2pix_cpu.json
 	$(PY) -m p2peval bench import-caffe --repeats 3 --parity-size 256x256 --out results/benchmarks
