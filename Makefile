@@ -33,8 +33,8 @@ system-deps:
 test: $(STAMP) system-deps
 	$(PY) -m pytest -q tests
 
-# Every benchmark, one after the other (about 10 minutes on 2 idle cores); figures in results/benchmarks/.
-bench: $(STAMP)
+# Every benchmark, one after the other (about 20 minutes on 2 idle cores); figures in results/benchmarks/.
+bench: $(STAMP) system-deps
 	$(PY) -m p2peval bench fcn-score --protocol fast --n 16 --repeats 3 --out results/benchmarks/fcn_score_fast_cpu.json
 	$(PY) -m p2peval bench fcn-score --protocol pix2pix --n 1 --repeats 3 --no-warmup --out results/benchmarks/fcn_score_pix2pix_cpu.json
 	$(PY) -m p2peval bench import-caffe --repeats 3 --parity-size 256x256 --out results/benchmarks
@@ -42,6 +42,7 @@ bench: $(STAMP)
 	$(PY) -m p2peval bench color-hist --images 200 --size 256 --workers 2 --repeats 5 --out results/benchmarks
 	$(PY) -m p2peval.data.toycity.bench --n 40 --repeats 3 --out results/benchmarks/toycity.json
 	$(PY) -m studies.loadtest --participants 20 --out results/benchmarks/study_load.json
+	$(PY) -m studies.capacity --levels 20,50,100,200 --databases sqlite,postgresql --out results/benchmarks/study_capacity.json
 
 clean:
 	rm -rf $(VENV) build *.egg-info p2peval/metrics/_labhist*.so

@@ -1,12 +1,42 @@
 """The admin page (``?admin``): progress per algorithm, live results, CSV export, behind a token.
 
 The token comes from the environment (``P2PEVAL_STUDY_ADMIN_TOKEN``) or the study file
-(``admin_token``); without one the page stays closed.
+(``admin_token``); without one the page stays closed. Tokens are compared in constant time, and
+every wrong token makes the server wait before it answers, longer the more wrong tokens it saw in
+the last ten minutes (from any page of this server process), so guessing is slow.
 """
 
 from __future__ import annotations
 
 import hmac
+import threading
+import time
+from collections import deque
+
+
+class Throttle:
+    """Delay after a wrong token: ``base_s * 2**(k-1)`` for the k-th failure within ``window_s``,
+    at most ``max_s``."""
+
+    def __init__(self, base_s: float = 0.5, max_s: float = 10.0, window_s: float = 600.0,
+                 clock=time.monotonic):
+        self.base_s, self.max_s, self.window_s, self.clock = base_s, max_s, window_s, clock
+        self._failures: deque[float] = deque(maxlen=1000)
+        self._lock = threading.Lock()
+
+    def failed(self) -> float:
+        """Record a wrong token; returns how long to wait before answering."""
+        now = self.clock()
+        with self._lock:
+            while self._failures and self._failures[0] < now - self.window_s:
+                self._failures.popleft()
+            self._failures.append(now)
+            k = len(self._failures)
+        return min(self.max_s, self.base_s * 2 ** min(k - 1, 30))
+
+
+THROTTLE = Throttle()
+_sleep = time.sleep  # (replaced in tests)
 
 
 def check_token(expected: str, given: str) -> bool:
@@ -42,6 +72,7 @@ def render_admin(config, store) -> None:
                 if check_token(expected, token):
                     st.session_state["admin_ok"] = True
                     st.rerun()
+                _sleep(THROTTLE.failed())
                 st.error("Wrong token.")
         return
     st.subheader("Progress")

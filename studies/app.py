@@ -32,14 +32,7 @@ def clean_pid(value) -> str | None:
 
 def _resources():
     import streamlit as st
-
-    @st.cache_resource(show_spinner=False)
-    def load(study_path: str, db_url: str):
-        from studies.config import load_study
-        from studies.protocol import load_material
-        from studies.storage import Store
-        config = load_study(study_path)
-        return config, load_material(config), Store(db_url or config.database_url())
+    from studies.resources import load
 
     study = os.environ.get(STUDY_ENV)
     if not study:
@@ -48,16 +41,17 @@ def _resources():
     return load(str(Path(study).resolve()), os.environ.get(DB_ENV, ""))
 
 
-def _trial_data(config, trial, token: str) -> dict:
-    from studies.stimuli import data_uri, stimulus_png
+def _trial_data(config, trial, token: str) -> bytes:
+    """The component's data for one trial (studies/component.py ``pack``): settings + two PNGs."""
+    from studies.component import pack
+    from studies.stimuli import stimulus_png
     real = stimulus_png(trial.real, config.image_size)
     fake = stimulus_png(trial.fake, config.image_size)
     first, second = (real, fake) if trial.real_position == 0 else (fake, real)
-    return {"trial": token, "images": [data_uri(first), data_uri(second)], "layout": config.layout,
-            "display_ms": config.display_ms, "gap_ms": config.gap_ms,
-            "fixation_ms": config.fixation_ms, "labels": list(config.labels),
-            "question": f"Which image was {config.ask}?",
-            "size": list(config.image_size)}
+    return pack({"trial": token, "layout": config.layout, "display_ms": config.display_ms,
+                 "gap_ms": config.gap_ms, "fixation_ms": config.fixation_ms,
+                 "labels": list(config.labels), "question": f"Which image was {config.ask}?",
+                 "size": list(config.image_size)}, [first, second])
 
 
 def _on_answer(key: str, store, config, session, trial) -> None:
@@ -102,7 +96,8 @@ def _consent(config, store, pid: str) -> None:
     st.markdown(config.text(config.instructions))
 
     def start():
-        store.start_session(config.name, pid, list(config.algorithms), config.n_trials)
+        store.start_session(config.name, pid, list(config.algorithms), config.n_trials,
+                            timeout_s=60.0 * config.session_timeout_minutes)
         st.session_state["active"] = True
 
     st.button("Start", type="primary", on_click=start)
@@ -138,13 +133,13 @@ def _feedback(fb: dict) -> None:
     st.button("Continue", type="primary", on_click=go)
 
 
-def _trials(config, material, store, session) -> None:
+def _trials(config, material, store, session, i: int) -> None:
+    """Trial ``i`` (the number of answers stored so far) of the session, or the completion page."""
     import streamlit as st
     from studies.component import trial_component
     from studies.protocol import plan_session
     from studies.storage import now
 
-    i = store.answered(session.id)
     if i >= session.n_trials:
         _complete(config, session.participant, again=False)
         return
@@ -187,7 +182,7 @@ def main() -> None:
         _identify(config)
         return
     st.session_state["pid"] = pid
-    session = store.get_session(config.name, pid)
+    session, n = store.session_progress(config.name, pid)
     if session is None:
         _consent(config, store, pid)
         return
@@ -196,7 +191,6 @@ def main() -> None:
         return
     if not st.session_state.get("active"):
         # A reload or a new connection: resume where the stored answers end.
-        n = store.answered(session.id)
         st.title(config.title)
         st.info(f"Welcome back. You continue with trial {n + 1} of {session.n_trials}.")
 
@@ -205,7 +199,7 @@ def main() -> None:
 
         st.button("Continue", type="primary", on_click=resume)
         return
-    _trials(config, material, store, session)
+    _trials(config, material, store, session, n)
 
 
 if __name__ == "__main__":

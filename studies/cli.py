@@ -133,6 +133,7 @@ def _serve(args) -> int:
            "--server.port", str(args.port), "--server.address", args.address,
            "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
            "--server.runOnSave", "false", "--client.toolbarMode", "minimal",
+           "--runner.postScriptGC", "false",
            "--client.showErrorDetails", "false"]
     print(f"participants: http://{args.address}:{args.port}/?pid=ID   "
           f"admin: http://{args.address}:{args.port}/?admin")

@@ -60,6 +60,9 @@ class StudyConfig:
     fixation_ms: int = 500          # fixation cross before the first image
     image_size: tuple[int, int] = (256, 256)  # (H, W) every stimulus is re-encoded to
     assignment: str = "balanced"
+    # A session neither completed nor started within this many minutes counts as abandoned: balanced
+    # assignment stops counting it (its participant can still come back and finish).
+    session_timeout_minutes: int = 60
     seed: int = 0
     title: str = "Real or fake?"
     completion_code: str = ""
@@ -100,7 +103,8 @@ class StudyConfig:
 
 
 _KEYS = {"name", "algorithms", "real", "pairing", "layout", "ask", "practice_trials", "main_trials",
-         "display_ms", "gap_ms", "fixation_ms", "image_size", "assignment", "seed", "title",
+         "display_ms", "gap_ms", "fixation_ms", "image_size", "assignment", "session_timeout_minutes",
+         "seed", "title",
          "completion_code", "redirect_url", "consent", "instructions", "admin_token", "database",
          "vigilance"}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$")
@@ -177,7 +181,7 @@ def load_study(path: str | Path) -> StudyConfig:
     kw: dict = {}
     for key, lo, hi in (("practice_trials", 0, 1000), ("main_trials", 1, 10000),
                         ("display_ms", 10, 60000), ("gap_ms", 0, 60000), ("fixation_ms", 0, 60000),
-                        ("seed", 0, 2**31 - 1)):
+                        ("seed", 0, 2**31 - 1), ("session_timeout_minutes", 1, 7 * 24 * 60)):
         if key in raw:
             kw[key] = _int(path, key, raw[key], lo, hi)
     for key, choices in (("pairing", PAIRINGS), ("layout", LAYOUTS), ("assignment", ASSIGNMENTS),

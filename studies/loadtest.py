@@ -1,15 +1,22 @@
-"""Load run: many participants at once complete a study against one server, in real browser pages.
+"""Load run: many participants at once complete a study against one server.
 
-Every participant is a separate browser context (own cookies and websocket) in one headless
+``--client protocol`` (studies/protocol_load.py): simulated participants speak Streamlit's
+websocket protocol directly, so the run measures the server, not browsers sharing its CPU.
+``--client browser`` (the default, below): real pages in headless Chromium, for realism checks.
+
+Every browser participant is a separate browser context (own cookies and websocket) in one headless
 Chromium, driven concurrently. Measured in the browser: the time from an answer click
 (``performance.mark('p2p-answer')``) to the next trial being ready, i.e. both of its images decoded
 (``performance.mark('p2p-trial-ready')``). Afterwards the database must hold exactly one row per
 trial per participant.
 
     python -m studies.loadtest --participants 20 --out results/benchmarks/study_load.json
+    python -m studies.loadtest --client protocol --participants 100 [--db URL] --out FILE.json
 """
 
 from __future__ import annotations
+
+from p2peval.commands import nonneg_float, nonneg_int, positive_int
 
 import argparse
 import asyncio
@@ -174,25 +181,84 @@ def run_load(participants: int = 20, *, workdir: str | Path | None = None, main_
     }
 
 
+def _protocol_main(args, argv) -> int:
+    from studies.protocol_load import run_protocol_load
+    result = run_protocol_load(args.participants, db=args.db, servers=args.servers,
+                               ramp_s=args.ramp_s, response_ms=args.response_ms,
+                               image_size=args.image_size, main_trials=args.main_trials or 6,
+                               practice_trials=args.practice_trials,
+                               display_ms=args.display_ms or 1000)
+    result.update(_provenance(argv))
+    print(json.dumps(result, indent=2))
+    if args.out:
+        from p2peval.report.scorefile import write_json_atomic
+        write_json_atomic(args.out, result)
+    ok = not result["answers_lost"] and not result["answers_duplicated"] and not result["errors"]
+    return 0 if ok else 1
+
+
+def _provenance(argv) -> dict:
+    return {"command": "python -m studies.loadtest " + " ".join(argv if argv is not None
+                                                                 else sys.argv[1:]),
+            "machine": f"{platform.machine()}, {os.cpu_count()} cores "
+                       "(shared with other jobs while measured)",
+            "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+
+
+def _check_args(args) -> None:
+    from p2peval.core.errors import ConfigError
+    if not 1 <= args.participants <= 2000:
+        raise ConfigError(f"--participants must be in 1..2000, got {args.participants}")
+    if not 1 <= args.servers <= 8:
+        raise ConfigError(f"--servers must be in 1..8, got {args.servers}")
+    if args.client == "browser" and (args.db or args.servers != 1):
+        raise ConfigError("--db and --servers need --client protocol")
+    if args.db and not args.db.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:")):
+        raise ConfigError(f"--db must be a sqlite:/// or postgresql:// URL, got {args.db!r}")
+    if args.db and args.db.startswith("postgresql"):
+        from studies.wsclient import LOOPBACK
+        from urllib.parse import urlsplit
+        host = urlsplit(args.db).hostname
+        if host not in LOOPBACK:
+            raise ConfigError(f"--db: only a database on this machine (127.0.0.1), got {host!r}")
+    if args.ramp_s < 0 or args.response_ms < 0:
+        raise ConfigError("--ramp-s and --response-ms must not be negative")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m studies.loadtest", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--participants", type=int, default=20)
-    ap.add_argument("--main-trials", type=int, default=6)
-    ap.add_argument("--display-ms", type=int, default=50)
-    ap.add_argument("--size", type=int, default=128)
+    ap.add_argument("--client", choices=("browser", "protocol"), default="browser",
+                    help="real Chromium pages, or simulated participants over the websocket")
+    ap.add_argument("--participants", type=positive_int, default=20)
+    ap.add_argument("--main-trials", type=positive_int, default=None, help="default 6")
+    ap.add_argument("--practice-trials", type=nonneg_int, default=1)
+    ap.add_argument("--display-ms", type=nonneg_int, default=None,
+                    help="default 50 (browser), 1000 (protocol: the reference pace)")
+    ap.add_argument("--size", type=positive_int, default=128, help="browser mode: stimulus size")
+    ap.add_argument("--image-size", type=positive_int, default=256, help="protocol mode: stimulus size")
+    ap.add_argument("--db", default=None, help="protocol mode: database URL (default: a new "
+                                                "SQLite file)")
+    ap.add_argument("--servers", type=positive_int, default=1,
+                    help="protocol mode: study servers on the one database (round robin)")
+    ap.add_argument("--ramp-s", type=nonneg_float, default=1.0,
+                    help="protocol mode: arrivals spread over this many seconds")
+    ap.add_argument("--response-ms", type=nonneg_float, default=700.0,
+                    help="protocol mode: a participant's time to answer after the display")
     ap.add_argument("--out", default=None, help="JSON file to write (e.g. results/benchmarks/study_load.json)")
     ap.add_argument("--no-baseline", action="store_true",
                     help="skip the single-participant run measured first for comparison")
     args = ap.parse_args(argv)
+    _check_args(args)
+    if args.client == "protocol":
+        return _protocol_main(args, argv)
+    args.main_trials = args.main_trials or 6
+    args.display_ms = args.display_ms or 50
     kw = dict(main_trials=args.main_trials, display_ms=args.display_ms, size=args.size)
     baseline = None if args.no_baseline else run_load(1, **kw)["answer_to_next_trial_ready_ms"]
     result = run_load(args.participants, **kw)
     result["single_participant_answer_to_next_trial_ready_ms"] = baseline
-    result.update({"command": "python -m studies.loadtest " + " ".join(argv or sys.argv[1:]),
-                   "machine": f"{platform.machine()}, {os.cpu_count()} cores "
-                              "(shared with other jobs while measured)",
-                   "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+    result.update(_provenance(argv))
     text = json.dumps(result, indent=2)
     print(text)
     if args.out:
@@ -203,4 +269,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from p2peval.core.errors import P2PError
+    try:
+        sys.exit(main())
+    except P2PError as e:
+        print(f"python -m studies.loadtest: error: {e}", file=sys.stderr)
+        sys.exit(2)

@@ -60,7 +60,8 @@ def simulate_study(config, store, rates: dict[str, float], participants: int, *,
     for k in progress(range(participants), total=participants, desc="simulate", unit="participant"):
         pid = f"sim-{seed}-{k:05d}"
         session, _ = store.start_session(config.name, pid, list(config.algorithms),
-                                         config.n_trials, seed=int(rng.integers(2**31)))
+                                         config.n_trials, seed=int(rng.integers(2**31)),
+                                         timeout_s=60.0 * config.session_timeout_minutes)
         if session.finished:
             continue
         p = float(beta_rates(rates[session.algorithm], participant_sd, 1, rng)[0])

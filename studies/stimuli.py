@@ -4,13 +4,13 @@ Nothing the participant's browser receives may tell real from fake (docs/referen
 Every image, real or fake, goes through the same path: decoded to RGB, resized to the study's one
 size with the same kernel, and written as a PNG with no metadata chunks and *stored* (level 0)
 compression, so the bytes have the same length for every image of that size and no encoder
-setting or file size differs between the two sides. The browser gets them as data URIs under
-random per-trial tokens: no file names, folders or algorithm names.
+setting or file size differs between the two sides. The browser gets their bytes inside the trial
+message (studies/component.py) under random per-trial tokens and shows them from ``blob:`` URLs:
+no file names, folders or algorithm names.
 """
 
 from __future__ import annotations
 
-import base64
 import io
 import re
 from dataclasses import dataclass
@@ -110,6 +110,3 @@ def stimulus_png(path: Path, size_hw: tuple[int, int]) -> bytes:
         raise InputError("stimulus image disappeared", path) from None
     return _stimulus_cached(str(path), mtime, size_hw)
 
-
-def data_uri(png: bytes) -> str:
-    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")

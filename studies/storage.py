@@ -1,12 +1,15 @@
 """Study records in SQL (docs/architecture.md contract 4), through SQLAlchemy.
 
-Two tables. ``sessions``: one row per participant per study, unique on (study, participant), so a
-participant can never start a second session, whatever algorithm it would get. ``answers``: one
+Three tables. ``sessions``: one row per participant per study, unique on (study, participant), so
+a participant can never start a second session, whatever algorithm it would get. ``answers``: one
 row per answered trial, unique on (session, trial index), so a double click or a second tab
 inserts once; each answer is committed in its own transaction the moment it arrives.
+``assignment``: one counter row per study, the lock that makes assignment atomic (see
+``Store.start_session``).
 
 SQLite (the default) runs in WAL mode with a busy timeout, which lets one server's threads write
-concurrently; PostgreSQL serves several replicas of the app.
+concurrently; every SQLite write transaction starts with ``BEGIN IMMEDIATE`` (the write lock is
+taken before the first read). PostgreSQL serves several replicas of the app.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import secrets
 from dataclasses import dataclass
 
 from sqlalchemy import (BigInteger, Boolean, Column, DateTime, Float, ForeignKey, Integer, MetaData,
-                        String, Table, UniqueConstraint, create_engine, event, func, select)
+                        String, Table, UniqueConstraint, create_engine, event, func, or_, select)
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
 from sqlalchemy.exc import NoSuchModuleError
@@ -64,7 +67,16 @@ answers = Table(
     UniqueConstraint("session_id", "trial_index", name="uq_answer_session_trial"),
 )
 
+assignment = Table(
+    "study_assignment", metadata,
+    Column("study", String(64), primary_key=True),
+    Column("arrivals", Integer, nullable=False),         # assignment transactions so far
+)
+
 ANSWER_COLUMNS = [c.name for c in answers.columns if c.name != "id"]
+
+
+DEFAULT_TIMEOUT_S = 3600.0  # a running session older than this counts as abandoned
 
 
 def now() -> dt.datetime:
@@ -86,7 +98,8 @@ def make_engine(url: str) -> Engine:
         if url.startswith("postgresql://"):
             url = "postgresql+psycopg://" + url[len("postgresql://"):]
         if url.startswith("sqlite"):
-            engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+            engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False,
+                                                 "isolation_level": "IMMEDIATE"})
             event.listen(engine, "connect", _sqlite_pragmas)
         else:
             engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
@@ -127,6 +140,16 @@ class Store:
                                                    sessions.c.participant == participant)).first()
         return _session(row) if row else None
 
+    def session_progress(self, study: str, participant: str) -> tuple[Session | None, int]:
+        """(the participant's session or None, its number of answered trials), in one query."""
+        n = (select(func.count()).select_from(answers)
+             .where(answers.c.session_id == sessions.c.id).scalar_subquery())
+        with self.engine.connect() as c:
+            row = c.execute(select(sessions, n.label("n_answered"))
+                            .where(sessions.c.study == study,
+                                   sessions.c.participant == participant)).first()
+        return (_session(row), int(row.n_answered)) if row else (None, 0)
+
     def session_counts(self, study: str) -> dict[str, tuple[int, int]]:
         """algorithm -> (completed sessions, sessions in progress)."""
         with self.engine.connect() as c:
@@ -138,34 +161,69 @@ class Store:
             out.setdefault(algo, [0, 0])[1 if unfinished else 0] += n
         return {k: (v[0], v[1]) for k, v in out.items()}
 
-    def choose_algorithm(self, study: str, algorithms: list[str]) -> str:
-        """Balanced assignment: fewest completed sessions, then fewest in progress, then name."""
-        counts = self.session_counts(study)
-        return min(algorithms, key=lambda a: (counts.get(a, (0, 0))[0], counts.get(a, (0, 0))[1],
-                                              algorithms.index(a)))
-
     def start_session(self, study: str, participant: str, algorithms: list[str],
-                      n_trials: int, seed: int | None = None) -> tuple[Session, bool]:
+                      n_trials: int, seed: int | None = None,
+                      timeout_s: float = DEFAULT_TIMEOUT_S) -> tuple[Session, bool]:
         """The participant's session, created if new -> (session, created).
 
-        The unique constraint decides races: if two requests create the same participant's
-        session at once, one insert fails and both get the row that won.
+        Balanced assignment: the new session gets the algorithm with the fewest sessions that are
+        not abandoned (completed, or started less than ``timeout_s`` ago), ties to the earlier
+        algorithm in ``algorithms``. Counting and inserting happen in one transaction that first
+        writes the study's ``assignment`` row: PostgreSQL holds that row's lock until commit, SQLite
+        holds its single write lock (``BEGIN IMMEDIATE``). So arrivals at once, in one server's
+        threads or in several replicas on one database, are assigned one after the other and each
+        sees the sessions the previous ones created; the same participant arriving twice at once
+        gets one session.
         """
         existing = self.get_session(study, participant)
         if existing:
             return existing, False
-        algo = self.choose_algorithm(study, algorithms)
+        self._ensure_assignment_row(study)
         seed = secrets.randbits(31) if seed is None else seed
         try:
             with self.engine.begin() as c:
+                locked = c.execute(assignment.update().where(assignment.c.study == study)
+                                   .values(arrivals=assignment.c.arrivals + 1)).rowcount
+                assert locked == 1
+                row = c.execute(select(sessions).where(sessions.c.study == study,
+                                                       sessions.c.participant == participant)).first()
+                if row is not None:
+                    return _session(row), False
+                counts = self._live_counts(c, study, timeout_s)
+                algo = min(algorithms, key=lambda a: (counts.get(a, 0), algorithms.index(a)))
                 c.execute(sessions.insert().values(study=study, participant=participant,
                                                    algorithm=algo, seed=seed, n_trials=n_trials,
                                                    started_at=now()))
-        except IntegrityError:
+        except IntegrityError:  # a writer that does not take the lock (an older server) won
             pass
+        else:
+            session = self.get_session(study, participant)
+            assert session is not None
+            return session, True
         session = self.get_session(study, participant)
         assert session is not None
-        return session, session.algorithm == algo and session.seed == seed
+        return session, False
+
+    def _ensure_assignment_row(self, study: str) -> None:
+        with self.engine.connect() as c:
+            if c.execute(select(assignment.c.study).where(assignment.c.study == study)).first():
+                return
+        try:
+            with self.engine.begin() as c:
+                c.execute(assignment.insert().values(study=study, arrivals=0))
+        except IntegrityError:
+            pass  # created by a concurrent arrival
+
+    @staticmethod
+    def _live_counts(c, study: str, timeout_s: float) -> dict[str, int]:
+        """algorithm -> sessions not abandoned: completed, or started within ``timeout_s``."""
+        cutoff = now() - dt.timedelta(seconds=timeout_s)
+        rows = c.execute(select(sessions.c.algorithm, func.count())
+                         .where(sessions.c.study == study,
+                                or_(sessions.c.finished_at.is_not(None),
+                                    sessions.c.started_at >= cutoff))
+                         .group_by(sessions.c.algorithm)).all()
+        return {algo: int(n) for algo, n in rows}
 
     def answered(self, session_id: int) -> int:
         """Number of answered trials = the index of the next trial."""

@@ -1,13 +1,33 @@
 // One real-vs-fake trial, timed in the browser.
-// data: {trial, images: [uri, uri], layout, display_ms, gap_ms, fixation_ms, labels, question, size: [h, w]}
+// data (bytes, see studies/component.py): 4-byte big-endian length n, n bytes of JSON
+// {trial, layout, display_ms, gap_ms, fixation_ms, labels, question, size: [h, w], image_bytes},
+// then the PNG bytes of the two images, which become blob: URLs (no names, no base64).
 // Both images are decoded before the timed display starts. Each image is shown from the animation
 // frame it first appears in until the frame it is hidden in; the measured durations (from
 // requestAnimationFrame timestamps) are sent back with the answer.
-export default function ({ data, parentElement, setTriggerValue }) {
+function unpack(raw) {
+  const bytes = raw instanceof Uint8Array ? raw : new Uint8Array(raw);
+  const n = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(0);
+  const meta = JSON.parse(new TextDecoder().decode(bytes.subarray(4, 4 + n)));
+  let at = 4 + n;
+  meta.images = meta.image_bytes.map((len) => {
+    const png = bytes.subarray(at, at + len);
+    at += len;
+    return URL.createObjectURL(new Blob([png], { type: "image/png" }));
+  });
+  return meta;
+}
+
+export default function ({ data: raw, parentElement, setTriggerValue }) {
   if (parentElement.__p2pStop) parentElement.__p2pStop();
+  const data = unpack(raw);
   let stopped = false;
   let raf = 0;
-  const stop = () => { stopped = true; cancelAnimationFrame(raf); };
+  const stop = () => {
+    stopped = true;
+    cancelAnimationFrame(raf);
+    data.images.forEach((u) => URL.revokeObjectURL(u));
+  };
   parentElement.__p2pStop = stop;
 
   const el = (tag, cls, text) => {

@@ -73,3 +73,12 @@ def score_intervals_hold_their_estimates(monkeypatch):
     yield
     bad = [f"{p}: {v}" for p, vs in written for v in vs]
     assert not bad, "intervals excluding their estimate:\n" + "\n".join(bad)
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A throwaway PostgreSQL 15 server on a free local port, for the whole test run."""
+    from studies import pgtemp
+    assert pgtemp.available(), f"PostgreSQL binaries not found in {pgtemp.PG_BIN} (make system-deps installs them)"
+    with pgtemp.temporary_postgres() as url:
+        yield url

@@ -230,7 +230,6 @@ def test_bootstrap_interval_matches_an_independent_loop(tmp_path):
     _write_set(tmp_path / "ref", 15, seed=12)
     out = color_hist(tmp_path / "res", tmp_path / "ref", workers=0, n_resamples=1000, show_progress=False)
     rc, fc = out.results.counts.astype(float), out.reference.counts.astype(float)
-    bins = LabBins()
     rng = np.random.default_rng(99)
     samples = []
     for _ in range(1000):  # paired: the same image indices on both sides

@@ -3,9 +3,7 @@ JavaScript does not run here; tests/test_study_browser.py covers it)."""
 
 from __future__ import annotations
 
-import base64
 import io
-import json
 from pathlib import Path
 
 import pytest
@@ -13,6 +11,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from studies.app import clean_pid
+from studies.component import pack, unpack
 from studies.config import load_study
 from studies.demo import write_demo_study
 from studies.protocol import answer_row, load_material, plan_session
@@ -78,17 +77,16 @@ def test_consent_start_and_trial_data_reveal_nothing(study):
     assert session is not None and session.algorithm in ("algoAlpha", "algoBeta")
     assert "Practice trial 1 of 1" in _texts(at)
     (el,) = at.get("bidi_component")
-    raw = el.proto.json
-    data = json.loads(raw)
+    raw = el.proto.bytes
+    data, (a, b) = unpack(raw)
     assert data["labels"] == ["First", "Second"] and data["display_ms"] == 1000
-    assert set(data) == {"trial", "images", "layout", "display_ms", "gap_ms", "fixation_ms",
+    assert set(data) == {"trial", "layout", "display_ms", "gap_ms", "fixation_ms",
                          "labels", "question", "size"}
-    a, b = (base64.b64decode(u.split(",", 1)[1]) for u in data["images"])
     assert len(a) == len(b)
     assert Image.open(io.BytesIO(a)).size == Image.open(io.BytesIO(b)).size == (24, 24)
     for secret in ("algoAlpha", "algoBeta", "scene", "_real_B", "_fake_B", str(path.parent),
                    "results", "real_position"):
-        assert secret not in raw
+        assert secret.encode() not in raw
     assert data["trial"] == at.session_state["trial"]["token"]
 
 
@@ -154,7 +152,7 @@ def test_side_by_side_labels(study):
     path.write_text(path.read_text().replace('name = "demo"', 'name = "demo"\nlayout = "side-by-side"'))
     at = _app("P5")
     at.button[0].click().run()
-    data = json.loads(at.get("bidi_component")[0].proto.json)
+    data, _ = unpack(at.get("bidi_component")[0].proto.bytes)
     assert data["labels"] == ["Left", "Right"] and data["layout"] == "side-by-side"
 
 
@@ -170,3 +168,53 @@ def test_answer_row_scoring():
     with pytest.raises(ValueError):
         answer_row(cfg, t, {"choice": 2}, None)
     assert clean_pid(" abc ") == "abc" and clean_pid("a b") is None and clean_pid(None) is None
+
+
+def test_wrong_admin_tokens_are_slowed_down(study, monkeypatch):
+    import studies.admin as admin
+    waits = []
+    monkeypatch.setattr(admin, "THROTTLE", admin.Throttle(base_s=0.5, max_s=4.0))
+    monkeypatch.setattr(admin, "_sleep", waits.append)
+    at = _app(admin="1")
+    for guess in ("a", "tok-12", "tok-1234", "x", "y"):
+        at.text_input[0].input(guess)
+        at.button[0].click().run()
+        assert "Wrong token." in _texts(at) and not at.dataframe
+    assert waits == [0.5, 1.0, 2.0, 4.0, 4.0]  # doubling, capped
+    at.text_input[0].input("tok-123")
+    at.button[0].click().run()
+    assert at.dataframe and len(waits) == 5  # the right token does not wait
+    assert admin.check_token("tok-123", "tok-123") and not admin.check_token("", "")
+
+
+def test_throttle_forgets_old_failures():
+    from studies.admin import Throttle
+    t = [0.0]
+    th = Throttle(base_s=1.0, max_s=100.0, window_s=60.0, clock=lambda: t[0])
+    assert [th.failed() for _ in range(3)] == [1.0, 2.0, 4.0]
+    t[0] = 61.0  # the first three are outside the window now
+    assert th.failed() == 1.0
+
+
+@pytest.mark.parametrize("pid", ["x" * 129, "a b", "<script>", "é", "a/b", "", "a\x00"])
+def test_malformed_participant_ids_start_nothing(study, pid):
+    path, db = study
+    at = _app(pid)
+    assert at.text_input and at.text_input[0].label == "Participant ID"
+    assert not at.subheader  # no consent page
+    assert Store(db).session_rows("demo") == []
+
+
+def test_longest_participant_id_is_accepted(study):
+    at = _app("x" * 128)
+    assert [s.value for s in at.subheader] == ["Consent", "Instructions"]
+
+
+def test_trial_data_packing():
+    meta = {"trial": "t1", "size": [2, 3]}
+    images = [b"\x89PNG-first", b"", b"\x00second"]
+    blob = pack(meta, images)
+    assert blob[:4] == len(blob[4:blob.index(b"}") + 1]).to_bytes(4, "big")
+    assert unpack(blob) == (meta, images)
+    with pytest.raises(ValueError):
+        unpack(blob + b"x")

@@ -7,8 +7,8 @@ a server killed mid-study restarts and the participant resumes with nothing lost
 
 from __future__ import annotations
 
-import base64
 import re
+import struct
 from pathlib import Path
 
 import pytest
@@ -196,6 +196,22 @@ def test_participant_runs_the_protocol(study, server, browser):
     ctx.close()
 
 
+def _pngs_in(frame: bytes) -> list[bytes]:
+    """Every whole PNG file inside a websocket frame (signature ... IEND chunk)."""
+    out, at = [], 0
+    while (start := frame.find(b"\x89PNG\r\n\x1a\n", at)) >= 0:
+        pos = start + 8
+        while pos + 8 <= len(frame):
+            (n,) = struct.unpack(">I", frame[pos:pos + 4])
+            kind = frame[pos + 4:pos + 8]
+            pos += 12 + n
+            if kind == b"IEND":
+                out.append(frame[start:pos])
+                break
+        at = pos
+    return out
+
+
 def _check_nothing_revealed(rec: Recorder, path: Path, d: Path) -> None:
     secrets = [*ALGOS, "scene0", "_real_B", "_fake_B", str(d), str(path.parent), "real_position"]
     assert not rec.failures, f"response bodies that could not be read: {rec.failures}"
@@ -210,17 +226,17 @@ def _check_nothing_revealed(rec: Recorder, path: Path, d: Path) -> None:
     for frame in rec.frames:
         for s in secrets:
             assert s.encode() not in frame, s
-        uris = re.findall(rb"data:image/png;base64,([A-Za-z0-9+/=]+)", frame)
-        if uris:
-            assert len(uris) == 2  # one trial per message: the pair
-            a, b = (base64.b64decode(u) for u in uris)
+        pngs = _pngs_in(frame)
+        if pngs:
+            assert len(pngs) == 2  # one trial per message: the pair
+            a, b = pngs
             assert len(a) == len(b)
             assert png_chunks(a) == png_chunks(b)  # same chunk layout, no metadata chunks
             assert set(png_chunks(a)) == {"IHDR", "IDAT", "IEND"}
             assert a[:33] == b[:33]  # signature and IHDR (size, depth, colour type) identical
             trials += 1
     assert trials >= PRACTICE + MAIN
-    # images only as data URIs: no media URLs that could name or time them
+    # images only inside the trial messages: no media URLs that could name or time them
     assert not [u for u, _ in rec.bodies if re.match(r"https?://[^/]+/media/", u)]
 
 
@@ -282,3 +298,39 @@ def test_side_by_side_with_vigilance_and_no_practice(tmp_path, browser):
         assert DISPLAY_MS - 6 <= r["display_ms_first"] < DISPLAY_MS + 250
     vig = next(r for r in rows if r["kind"] == "vigilance")
     assert vig["fake_image"].startswith("noise")
+
+
+def test_simulated_participant_leaves_the_rows_a_browser_leaves(study, server, browser):
+    """One Chromium participant and one protocol-level participant: the same kinds of rows."""
+    import asyncio
+    from studies.loadclient import participant
+    db = server.db
+    ctx = browser.new_context()
+    page = ctx.new_page()
+    page.goto(f"{server.url}/?pid=V1")
+    page.get_by_role("button", name="Start").click()
+    for i in range(PRACTICE + MAIN):
+        _answer(page, "Second")
+        if i < PRACTICE:
+            page.get_by_role("button", name="Continue").click(timeout=30000)
+    page.get_by_text("CODE-B77").wait_for(timeout=30000)
+    ctx.close()
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(1) as pool:  # Playwright's loop runs in this thread
+        log = pool.submit(asyncio.run, participant(server.url, "V2", response_ms=50,
+                                                   timeout_s=60)).result(timeout=120)
+    assert log.completed and not log.error and "CODE-B77" in log.code
+    real, sim = _wait_rows(db, "V1", PRACTICE + MAIN, page), _rows(db, "V2")
+    assert len(sim) == len(real) == PRACTICE + MAIN
+
+    def kinds(row):  # column -> type of the stored value (None for NULL)
+        return {k: type(v).__name__ for k, v in row.items()}
+
+    assert [kinds(r) for r in sim] == [kinds(r) for r in real]
+    for col in ("trial_index", "kind", "layout", "ask"):
+        assert [r[col] for r in sim] == [r[col] for r in real]
+    for rows in (real, sim):
+        for r in rows:  # the same server-side scoring and the same measured fields
+            assert r["correct"] == (r["answer"] == 1 - r["real_position"])
+            assert DISPLAY_MS - 6 <= r["display_ms_first"] < DISPLAY_MS + 250
+            assert r["response_ms"] >= 0 and r["shown_at"] <= r["answered_at"]

@@ -92,6 +92,7 @@ def test_defaults_are_the_reference_protocol(study):
         'name = "x"\nreal = "real"\n[algorithms]\nsharp = "results/sharp"\n')
     cfg = load_study(study.parent / "plain.toml")
     assert (cfg.practice_trials, cfg.main_trials, cfg.display_ms, cfg.gap_ms) == (10, 40, 1000, 300)
+    assert cfg.session_timeout_minutes == 60  # the documented default
     assert cfg.layout == "sequential" and cfg.labels == ("First", "Second")
     assert cfg.pairing == "same-input" and cfg.vigilance.trials == 0
     assert cfg.database_url().endswith("plain.db")
@@ -120,6 +121,8 @@ def _cli_error(capsys, argv) -> str:
     ('name = "x"\nreal = "real"\nmain_trials = 40\n[algorithms]\nsharp = "results/sharp"\n',
      "a session needs 50 different ones"),
     ('name = = "x"\n', "not a valid TOML file"),
+    ('name = "x"\nreal = "real"\nsession_timeout_minutes = 0\n[algorithms]\nsharp = "results/sharp"\n',
+     "'session_timeout_minutes' must be an integer in [1, 10080]"),
 ])
 def test_bad_study_files_through_cli(study, capsys, body, message):
     bad = study.parent / "bad.toml"

@@ -2,48 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import tempfile
+import datetime as dt
 import threading
-from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
-from studies.server import free_port
-from studies.storage import Store
-
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
-
-
-def _as_postgres(cmd: list[str]) -> list[str]:
-    if os.geteuid() == 0:  # the server refuses to run as root
-        return ["runuser", "-u", "postgres", "--", *cmd]
-    return cmd
-
-
-@pytest.fixture(scope="module")
-def postgres_url():
-    if not (PG_BIN / "initdb").exists():
-        pytest.fail(f"PostgreSQL binaries not found in {PG_BIN} (make system-deps installs them)")
-    d = Path(tempfile.mkdtemp(prefix="p2peval-pg-"))
-    if os.geteuid() == 0:
-        shutil.chown(d, "postgres")
-    port = free_port()
-    subprocess.run(_as_postgres([str(PG_BIN / "initdb"), "-D", str(d / "data"), "-A", "trust",
-                                 "-U", "postgres"]), check=True, capture_output=True)
-    subprocess.run(_as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(d / "data"), "-l", str(d / "log"),
-                                 "-w", "-o", f"-p {port} -k {d} -c listen_addresses=127.0.0.1",
-                                 "start"]), check=True, capture_output=True)
-    try:
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
-    finally:
-        subprocess.run(_as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(d / "data"), "-m", "fast",
-                                     "stop"]), capture_output=True)
-        shutil.rmtree(d, ignore_errors=True)
-
+from studies.storage import Store, now, sessions
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def store(request, tmp_path):
@@ -54,6 +19,7 @@ def store(request, tmp_path):
         with s.engine.begin() as c:  # a clean slate per test
             c.execute(text("DELETE FROM study_answers"))
             c.execute(text("DELETE FROM study_sessions"))
+            c.execute(text("DELETE FROM study_assignment"))
     yield s
     s.close()
 
@@ -88,6 +54,8 @@ def test_answer_recorded_once_and_session_finishes(store):
     assert store.record_answer(s, _row(0))
     assert not store.record_answer(s, _row(0, labeled_real=True))  # double click / second tab
     assert store.answered(s.id) == 1
+    assert store.session_progress("st", "P1") == (s, 1)
+    assert store.session_progress("st", "nobody") == (None, 0)
     assert not store.is_finished(s.id)
     assert store.record_answer(s, _row(1))
     assert store.is_finished(s.id)
@@ -98,24 +66,73 @@ def test_answer_recorded_once_and_session_finishes(store):
     assert rows[0]["display_ms_second"] == pytest.approx(999.9)
 
 
-def test_balanced_assignment_by_completed_sessions(store):
+def test_balanced_assignment_counts_sessions_not_abandoned(store):
     algos = ["A", "B", "C"]
-    # A: two completed sessions, B: one completed, C: one in progress
+    # A: two completed; B: one completed, one running; C: one running, two abandoned
     for pid, algo, finish in [("p1", "A", True), ("p2", "A", True), ("p3", "B", True),
-                              ("p4", "C", False)]:
+                              ("p4", "B", False), ("p5", "C", False)]:
         s, _ = store.start_session("st", pid, [algo], n_trials=1)
         if finish:
             store.record_answer(s, _row(0))
-    assert store.session_counts("st") == {"A": (2, 0), "B": (1, 0), "C": (0, 1)}
-    s, _ = store.start_session("st", "new1", algos, n_trials=1)
-    assert s.algorithm == "C"  # fewest completed (0), even though one is in progress
-    s, _ = store.start_session("st", "new2", algos, n_trials=1)
-    assert s.algorithm == "C"  # still 0 completed; in-progress count only breaks ties
-    store.record_answer(store.get_session("st", "p4"), _row(0))
+    old = now() - dt.timedelta(minutes=61)
+    with store.engine.begin() as c:
+        for pid in ("old1", "old2"):
+            c.execute(sessions.insert().values(study="st", participant=pid, algorithm="C", seed=1,
+                                               n_trials=1, started_at=old))
+    assert store.session_counts("st") == {"A": (2, 0), "B": (1, 1), "C": (0, 3)}
+    # live counts A 2, B 2, C 1 (the two sessions older than 60 minutes are abandoned)
+    s, _ = store.start_session("st", "new1", algos, n_trials=1, timeout_s=3600)
+    assert s.algorithm == "C"
+    # now A 2, B 2, C 2: ties go to the first algorithm
+    s, _ = store.start_session("st", "new2", algos, n_trials=1, timeout_s=3600)
+    assert s.algorithm == "A"
+    # with a 2-hour timeout the old sessions count: A 3, B 2, C 4
+    s, _ = store.start_session("st", "new3", algos, n_trials=1, timeout_s=7200)
+    assert s.algorithm == "B"
+
+
+def _burst(n: int, fn) -> list:
+    """Run fn(k) for k < n in n threads released at the same instant; re-raise any failure."""
+    barrier = threading.Barrier(n)
+    out: list = [None] * n
+
+    def run(k):
+        try:
+            barrier.wait(timeout=30)
+            out[k] = fn(k)
+        except Exception as e:  # pragma: no cover - re-raised below
+            out[k] = e
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(n)]
+    [t.start() for t in threads]
+    [t.join(timeout=120) for t in threads]
+    errors = [r for r in out if isinstance(r, Exception)]
+    if errors:
+        raise errors[0]
+    return out
+
+
+def test_burst_of_arrivals_is_balanced(store):
+    """30 participants arrive at once (3 algorithms, one completed session already on A)."""
+    algos = ["A", "B", "C"]
+    s, _ = store.start_session("st", "early", ["A"], n_trials=1)
     store.record_answer(s, _row(0))
-    store.record_answer(store.get_session("st", "new1"), _row(0))
-    s, _ = store.start_session("st", "new3", algos, n_trials=1)
-    assert s.algorithm == "B"  # A 2, B 1, C 3 completed
+    got = _burst(30, lambda k: store.start_session("st", f"b{k}", algos, n_trials=1)[0].algorithm)
+    per_algo = {a: got.count(a) for a in algos}
+    assert sum(per_algo.values()) == 30
+    # with the completed one: 31 sessions over 3 algorithms -> 11, 10, 10
+    totals = {a: per_algo[a] + (a == "A") for a in algos}
+    assert max(totals.values()) - min(totals.values()) <= 1, totals
+    rows = store.session_rows("st")
+    assert {a: sum(r["algorithm"] == a for r in rows) for a in algos} == totals
+
+
+def test_same_participant_twice_at_once_gets_one_session(store):
+    got = _burst(8, lambda k: store.start_session("st", f"twin{k // 2}", ["A", "B"], n_trials=1))
+    for k in range(0, 8, 2):
+        (s1, c1), (s2, c2) = got[k], got[k + 1]
+        assert s1 == s2 and c1 != c2  # one created it, the other got the same row
+    assert len(store.session_rows("st")) == 4
 
 
 def _race(n: int, fn) -> list[tuple[str, object]]:
