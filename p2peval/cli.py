@@ -33,6 +33,7 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
     ("scorer", "info"): ("p2peval.commands.scorer_info", "show a scorer checkpoint's metadata and verify its weights"),
     ("scorer", "list"): ("p2peval.commands.scorer_list", "list the scorer architectures"),
     ("train", "pix2pix"): ("trainers.pix2pix.cli", "train pix2pix (any loss, generator, discriminator of the paper)"),
+    ("train", "cyclegan"): ("trainers.cyclegan.cli", "train CycleGAN on two unpaired domains"),
     ("ablation", "list"): ("trainers.ablations_cli", "list the paper's ablation sets"),
     ("ablation", "run"): ("trainers.ablations_cli", "train, translate and score every variant of an ablation set"),
     ("study", "serve"): ("studies.cli", "run the real-vs-fake perceptual study web app"),
