@@ -25,7 +25,7 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
     ("table",): ("p2peval.commands.table", "comparison table from score files (md, latex, csv, html)"),
     ("reproduce",): ("p2peval.commands.reproduce", "run a named end-to-end chain: data -> train -> translate -> scores -> table"),
     ("demo",): ("p2peval.commands.demo", "the main job on toy-city: train a scorer, score real and degraded photos"),
-    ("translate",): ("trainers.pix2pix.translate_cli", "run a trained generator over a dataset, write a results folder"),
+    ("translate",): ("trainers.translate_cli", "run a trained generator (pix2pix or CycleGAN) over a dataset, write a results folder"),
     ("data", "toycity"): ("p2peval.commands.data_toycity", "generate the synthetic toy-city street-scene dataset"),
     ("data", "cityscapes"): ("p2peval.commands.data_cityscapes", "prepare pix2pix pairs and the ground-truth results folder from Cityscapes"),
     ("scorer", "train"): ("p2peval.commands.scorer_train", "train a segmentation scorer the way the reference FCN-8s was trained"),

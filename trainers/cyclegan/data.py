@@ -59,9 +59,9 @@ def _folder_records(folder: Path) -> list[DomainRecord]:
     return [DomainRecord(p.stem, False, (lambda p=p: read_rgb(p))) for p in files]
 
 
-def list_domains(root: str | Path, layout: str, split: str, need_photo: bool = True
-                 ) -> tuple[str, list[DomainRecord], list[DomainRecord]]:
-    """(layout used, A records, B records) of ``split``, each in a stable order.
+def list_domain(root: str | Path, layout: str, split: str, side: str, need_photo: bool = True
+                ) -> tuple[str, list[DomainRecord]]:
+    """(layout used, records of domain ``side`` ("A" or "B") in ``split``), in a stable order.
 
     ``need_photo=False`` lets Cityscapes frames without a photo through (labels -> photo needs
     only the labels).
@@ -71,23 +71,29 @@ def list_domains(root: str | Path, layout: str, split: str, need_photo: bool = T
     if layout == "auto":
         layout = detect(root, split)
     if layout == "unaligned":
-        return (layout, _folder_records(_unaligned_dir(root, split, "A")),
-                _folder_records(_unaligned_dir(root, split, "B")))
+        return layout, _folder_records(_unaligned_dir(root, split, side))
     if layout == "cityscapes":
         from p2peval.cityscapes import list_frames
         frames = list_frames(root, split)
-        a = [DomainRecord(f.id, True, (lambda f=f: cityscapes_pair(f, need_photo=False)[0]), is_label=True)
-             for f in frames]
-        b = [DomainRecord(f.id, True, (lambda f=f: cityscapes_pair(f, need_photo=need_photo)[1])) for f in frames]
-        return layout, a, b
+        if side == "A":
+            return layout, [DomainRecord(f.id, True, (lambda f=f: cityscapes_pair(f, need_photo=False)[0]),
+                                         is_label=True) for f in frames]
+        return layout, [DomainRecord(f.id, True, (lambda f=f: cityscapes_pair(f, need_photo=need_photo)[1]))
+                        for f in frames]
     folder = root / split
     if not folder.is_dir():
         raise InputError(f"no {split}/ folder of images", root)
     files = list_images(folder)
     if not files:
         raise InputError("no images in this folder", folder)
-    return (layout, [DomainRecord(p.stem, False, (lambda p=p: split_pair(p)[0])) for p in files],
-            [DomainRecord(p.stem, False, (lambda p=p: split_pair(p)[1])) for p in files])
+    half = 0 if side == "A" else 1
+    return layout, [DomainRecord(p.stem, False, (lambda p=p: split_pair(p)[half])) for p in files]
+
+
+def list_domains(root: str | Path, layout: str, split: str) -> tuple[str, list[DomainRecord], list[DomainRecord]]:
+    """(layout used, A records, B records) of ``split``."""
+    layout, a = list_domain(root, layout, split, "A")
+    return layout, a, list_domain(root, layout, split, "B")[1]
 
 
 def load_image(rec: DomainRecord, channels: int) -> np.ndarray:

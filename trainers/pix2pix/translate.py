@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 
 from p2peval.errors import ConfigError, InputError
+from trainers.common.results import refuse_foreign_images
 from trainers.pix2pix.config import channels
 from trainers.pix2pix.data import PairDataset, lab_to_uint8, list_records, to_uint8
 from trainers.pix2pix.networks import build_generator
@@ -53,14 +54,7 @@ def _output_names(rec, real_images: bool) -> list[str]:
 
 def _refuse_foreign_images(out: Path, records, real_images: bool) -> None:
     """A results folder is scored as a whole: refuse to mix in images of another run."""
-    from p2peval.imageio import list_images
-    if not out.is_dir():
-        return
-    ours = {n for rec in records for n in _output_names(rec, real_images)}
-    other = [p.name for p in list_images(out) if p.name not in ours]
-    if other:
-        raise ConfigError(f"{out}: results folder already holds {len(other)} other images (e.g. {other[0]}); "
-                          "scorers read the whole folder, so use an empty or new --out")
+    refuse_foreign_images(out, (n for rec in records for n in _output_names(rec, real_images)))
 
 
 def translate(run: Path, data: Path, out: Path, size: int | None = None, eval_mode: bool = False,
