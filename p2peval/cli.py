@@ -43,7 +43,7 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
     ("bench", "fcn-score"): ("p2peval.commands.bench_fcn_score", "benchmark fcn-score: end-to-end vs forward-only images/s"),
     ("bench", "import-caffe"): ("p2peval.commands.bench_import_caffe", "benchmark the Caffe import: time and peak memory"),
     ("bench", "color-hist"): ("p2peval.commands.bench_color_hist", "benchmark color-hist: megapixels/s end to end vs decoding"),
-    ("bench", "train-step"): ("trainers.pix2pix.bench", "benchmark a pix2pix training iteration"),
+    ("bench", "train-step"): ("trainers.bench_cli", "benchmark a pix2pix or CycleGAN training iteration"),
 }
 
 PROG = "p2peval"
