@@ -195,3 +195,18 @@ def test_bad_input_is_one_line(toy, tmp_path, capsys):
     assert {p.name: p.stat().st_mtime_ns for p in p2p.iterdir()} == before  # nothing touched
     rc = main(["train", "cyclegan", "--data", str(tmp_path / "nothing"), "--out", str(tmp_path / "r4"), "--quiet"])
     assert rc == 2 and "nothing: no such dataset folder" in capsys.readouterr().err
+
+
+def test_bf16_autocast_and_channels_last(toy, tmp_path):
+    """Same first-step losses with channels_last (same maths, other memory order); bf16 autocast
+    changes them a little (it is active) and keeps them close."""
+    base = ["steps=1", "sample_images=0"]
+    first = {}
+    for name, extra in (("fp32", []), ("cl", ["channels_last=true"]),
+                        ("bf16", ["precision=bf16", "channels_last=true"])):
+        run = train(cfg(toy, *base, *extra), tmp_path / name, show_progress=False)
+        first[name] = {k: float(v) for k, v in rows(run)[0].items() if k not in ("step", "epoch", "lr")}
+    for k, v in first["fp32"].items():
+        assert first["cl"][k] == pytest.approx(v, rel=1e-4), k
+        assert first["bf16"][k] == pytest.approx(v, rel=5e-2, abs=1e-3), k
+    assert first["bf16"] != first["fp32"]
