@@ -45,7 +45,7 @@ def test_ddp_two_processes_equal_one(tmp_path):
             assert diff < 6e-6, (net, k, diff)
     assert len(a["pools"]) == 1 and len(b["pools"]) == 2  # one pool pair per process
     assert [len(p["A"]["images"]) for p in b["pools"]] == [3, 3] and len(a["pools"][0]["A"]["images"]) == 6
-    rows = [list(csv.DictReader(open(tmp_path / d / "losses.csv"))) for d in ("one", "two")]
+    rows = [list(csv.DictReader((tmp_path / d / "losses.csv").read_text().splitlines())) for d in ("one", "two")]
     assert len(rows[0]) == len(rows[1]) == 3
     for r1, r2 in zip(*rows):
         for k in ("D_A", "G_A", "cycle_A", "idt_A", "D_B", "G_B", "cycle_B", "idt_B"):

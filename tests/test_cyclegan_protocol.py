@@ -3,9 +3,7 @@ published rows."""
 
 from __future__ import annotations
 
-import dataclasses
 
-import numpy as np
 import pytest
 
 from evaluate_data import make_scorer, write_cityscapes, write_results

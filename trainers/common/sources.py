@@ -18,7 +18,7 @@ def split_pair(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """(A, B) halves of a pix2pix pair image stored side by side."""
     from p2peval.imageio import read_rgb
     ab = read_rgb(path)
-    h, w = ab.shape[:2]
+    w = ab.shape[1]
     if w % 2:
         raise InputError(f"pix2pix pair image has odd width {w}; expected A | B side by side", path)
     return ab[:, : w // 2], ab[:, w // 2:]

@@ -15,7 +15,7 @@ import functools
 import torch
 from torch import nn
 
-from trainers.common.networks import NORMS, PatchDiscriminator, conv_bias, init_weights
+from trainers.common.networks import NORMS, PatchDiscriminator, conv_bias
 
 
 class ResnetBlock(nn.Module):
@@ -69,10 +69,8 @@ def build_discriminator(input_nc: int, ndf: int, n_layers: int, norm: str) -> Pa
     return PatchDiscriminator(input_nc, ndf, n_layers, norm)
 
 
-__all__ = ["ResnetBlock", "ResnetGenerator", "build_generator", "build_discriminator", "init_weights"]
 
-
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def generator_receptive_field(n_blocks: int) -> int:
     """Side (pixels) of the largest input window one output pixel of the ResNet generator depends
     on through its convolutions, measured by gradients.

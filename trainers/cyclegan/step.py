@@ -91,6 +91,9 @@ class CycleGANModel:
             if self.gan:
                 self.D_A_run, self.D_B_run = ddp_wrap(self.D_A, device), ddp_wrap(self.D_B, device)
 
+    def _autocast(self):
+        return autocast(self.config.precision, self.device)
+
     def set_lr(self, factor: float) -> None:
         for opt in (self.opt_G, self.opt_D):
             if opt is not None:
@@ -104,7 +107,7 @@ class CycleGANModel:
         if cfg.channels_last:
             real_A = real_A.contiguous(memory_format=torch.channels_last)
             real_B = real_B.contiguous(memory_format=torch.channels_last)
-        ac = lambda: autocast(cfg.precision, self.device)  # noqa: E731
+        ac = self._autocast
         out: dict[str, torch.Tensor] = {}
         with ac():
             fake_B = self.G_A_run(real_A)

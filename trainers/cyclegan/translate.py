@@ -53,6 +53,11 @@ def load_generator(run: Path, direction: str, device: torch.device) -> tuple[tor
                                  "generator": name}
 
 
+def _rgb(x: torch.Tensor, rounding: str):
+    """(C, H, W) in [-1, 1] -> (H, W, 3) uint8; a greyscale domain is repeated to RGB."""
+    return to_uint8(x.repeat(3, 1, 1) if x.shape[0] == 1 else x, rounding)
+
+
 def translate(run: Path, data: Path, out: Path, direction: str = "AtoB", size: int | None = None,
               split: str | None = None, device: str = "auto", real_images: bool = True,
               rounding: str = "round", show_progress: bool = True) -> Path:
@@ -95,11 +100,10 @@ def translate(run: Path, data: Path, out: Path, direction: str = "AtoB", size: i
         for rec in records:
             x = to_tensor(resize(load_image(rec, channels), size, rec.is_label))  # (C, size, size)
             fake = G(x[None].to(dev))[0].float()
-            rgb = lambda t: to_uint8(t.repeat(3, 1, 1) if t.shape[0] == 1 else t, rounding)  # noqa: E731
             first, *rest = names(rec)
-            write_png(out / first, rgb(fake), photo=True)
+            write_png(out / first, _rgb(fake, rounding), photo=True)
             if rest:
-                write_png(out / rest[0], rgb(x))
+                write_png(out / rest[0], _rgb(x, rounding))
             written.append(first)
             bar.update(1)
     bar.close()
