@@ -26,7 +26,7 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
     ("reproduce",): ("trainers.reproduce_cli", "run a named end-to-end chain: data -> train -> translate -> scores -> table"),
     ("report",): ("p2peval.commands.report", "one self-contained HTML report comparing score files by eye"),
     ("demo",): ("trainers.demo_cli", "the main job on toy-city: data, scorer, GANs, every metric, table, report, study"),
-    ("translate",): ("trainers.pix2pix.translate_cli", "run a trained generator over a dataset, write a results folder"),
+    ("translate",): ("trainers.translate_cli", "run a trained generator (pix2pix or CycleGAN) over a dataset, write a results folder"),
     ("data", "toycity"): ("p2peval.commands.data_toycity", "generate the synthetic toy-city street-scene dataset"),
     ("data", "cityscapes"): ("p2peval.commands.data_cityscapes", "prepare pix2pix pairs and the ground-truth results folder from Cityscapes"),
     ("scorer", "train"): ("p2peval.commands.scorer_train", "train a segmentation scorer the way the reference FCN-8s was trained"),
@@ -34,6 +34,7 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
     ("scorer", "info"): ("p2peval.commands.scorer_info", "show a scorer checkpoint's metadata and verify its weights"),
     ("scorer", "list"): ("p2peval.commands.scorer_list", "list the scorer architectures"),
     ("train", "pix2pix"): ("trainers.pix2pix.cli", "train pix2pix (any loss, generator, discriminator of the paper)"),
+    ("train", "cyclegan"): ("trainers.cyclegan.cli", "train CycleGAN on two unpaired domains"),
     ("ablation", "list"): ("trainers.ablations_cli", "list the paper's ablation sets"),
     ("ablation", "run"): ("trainers.ablations_cli", "train, translate and score every variant of an ablation set"),
     ("study", "init"): ("studies.cli", "write a complete, checked study file from results folders"),
@@ -44,7 +45,7 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
     ("bench", "fcn-score"): ("p2peval.commands.bench_fcn_score", "benchmark fcn-score: end-to-end vs forward-only images/s"),
     ("bench", "import-caffe"): ("p2peval.commands.bench_import_caffe", "benchmark the Caffe import: time and peak memory"),
     ("bench", "color-hist"): ("p2peval.commands.bench_color_hist", "benchmark color-hist: megapixels/s end to end vs decoding"),
-    ("bench", "train-step"): ("trainers.pix2pix.bench", "benchmark a pix2pix training iteration"),
+    ("bench", "train-step"): ("trainers.bench_cli", "benchmark a pix2pix or CycleGAN training iteration"),
 }
 
 PROG = "p2peval"

@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     print(markdown_table(rows))
     if args.out:
-        from p2peval.report.scorefile import write_json_atomic
+        from p2peval.core.atomic import write_json_atomic
         write_json_atomic(args.out, result)
     return 0
 

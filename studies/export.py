@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from pathlib import Path
 
 from studies.storage import ANSWER_COLUMNS
@@ -32,9 +31,6 @@ def answers_csv(rows: list[dict]) -> str:
 
 def write_answers_csv(rows: list[dict], path: str | Path) -> Path:
     """Write the CSV atomically (a temporary file renamed into place)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(answers_csv(rows))
-    os.replace(tmp, path)
-    return path
+    from p2peval.core.atomic import write_text_atomic
+
+    return write_text_atomic(path, answers_csv(rows))

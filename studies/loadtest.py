@@ -191,7 +191,7 @@ def _protocol_main(args, argv) -> int:
     result.update(_provenance(argv))
     print(json.dumps(result, indent=2))
     if args.out:
-        from p2peval.report.scorefile import write_json_atomic
+        from p2peval.core.atomic import write_json_atomic
         write_json_atomic(args.out, result)
     ok = not result["answers_lost"] and not result["answers_duplicated"] and not result["errors"]
     return 0 if ok else 1
@@ -262,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     text = json.dumps(result, indent=2)
     print(text)
     if args.out:
-        from p2peval.report.scorefile import write_json_atomic
+        from p2peval.core.atomic import write_json_atomic
         write_json_atomic(args.out, result)
     ok = result["answers_stored"] == result["answers_expected"] and not result["duplicate_answers"]
     return 0 if ok else 1

@@ -81,7 +81,7 @@ def test_smoke_chain_end_to_end_and_resume(tmp_path):
 def test_bad_input(tmp_path, capsys):
     assert main(["reproduce", "nope", "--out", str(tmp_path / "x")]) == 2
     err = capsys.readouterr().err
-    assert "unknown preset 'nope'; valid choices: toycity-losses, toycity-smoke" in err
+    assert "unknown preset 'nope'; valid choices: toycity-cyclegan, toycity-losses, toycity-smoke" in err
     assert not (tmp_path / "x").exists()
     # An output folder made by another preset is refused before anything runs.
     out = tmp_path / "y"

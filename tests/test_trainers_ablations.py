@@ -41,7 +41,7 @@ def toy(tmp_path_factory):
 def test_list_names_every_set_and_variant(capsys):
     assert main(["ablation", "list", "--json"]) == 0
     sets = json.loads(capsys.readouterr().out)
-    assert set(sets) == {"losses", "generator", "discriminator", "photo2labels"}
+    assert set(sets) == {"losses", "generator", "discriminator", "photo2labels", "cyclegan-losses"}
     assert list(sets["losses"]["variants"]) == ["l1", "gan", "cgan", "l1+gan", "l1+cgan"]
     assert [v["overrides"] for v in sets["discriminator"]["variants"].values()] == [
         [f"discriminator.arch={a}"] for a in ("pixel", "patch16", "patch70", "patch286")]
@@ -93,7 +93,7 @@ def test_photo2labels_scores_label_maps(toy, tmp_path):
 
 @pytest.mark.parametrize("args,msg", [
     (["losses"], "--scorer CKPT is required"),
-    (["nosuch", "--scorer", "x.pt"], "unknown ablation set 'nosuch'; valid choices: discriminator"),
+    (["nosuch", "--scorer", "x.pt"], "unknown ablation set 'nosuch'; valid choices: cyclegan-losses, discriminator"),
     (["losses", "--scorer", "/nonexistent.pt"], "/nonexistent.pt: no such scorer checkpoint"),
     (["losses", "--variant", "wgan", "--scorer", "SCORER"], "unknown variant 'wgan'")])
 def test_run_errors_are_one_line(toy, tmp_path, args, msg):

@@ -1,14 +1,17 @@
-"""``p2peval ablation list`` and ``p2peval ablation run``: the pix2pix paper's ablation sets."""
+"""``p2peval ablation list`` and ``p2peval ablation run``: the pix2pix and CycleGAN papers' ablation sets."""
 
 from __future__ import annotations
 
 from p2peval.commands import nonneg_int, positive_int
 
-HELP = "The pix2pix paper's ablations as named sets: list them, or train, translate and score every variant."
+HELP = ("The pix2pix and CycleGAN papers' ablations as named sets: list them, or train, translate and score "
+        "every variant.")
 EXAMPLES = """  p2peval ablation list
   p2peval ablation run losses --data data/toy --scorer scorer.pt --out ablations/losses --size 64 --steps 500
   p2peval ablation run photo2labels --data data/toy --out ablations/photo2labels
-  p2peval table ablations/losses/scores/*.json"""
+  p2peval table ablations/losses/scores/*.json
+  p2peval ablation run cyclegan-losses --data data/toy --scorer scorer.pt --out ablations/cg --size 128 --steps 2000
+  p2peval table ablations/cg/scores/labels2photo/*.json --published cyclegan-labels2photo"""
 
 
 def add_arguments(p, path=("ablation", "run")) -> None:
@@ -26,7 +29,7 @@ def add_arguments(p, path=("ablation", "run")) -> None:
                    help="config override for every variant, e.g. --set generator.ngf=32")
     p.add_argument("--variant", action="append", help="run only this variant (repeatable)")
     p.add_argument("--device", default="auto")
-    p.add_argument("--protocol", default="pix2pix", help="scoring protocol (default pix2pix)")
+    p.add_argument("--protocol", help="scoring protocol (default: the set's, pix2pix or cyclegan)")
     p.add_argument("--n-resamples", type=positive_int, default=1000, help="bootstrap resamples for the CIs")
     p.add_argument("--seed", type=nonneg_int, default=0)
     p.add_argument("--quiet", action="store_true", help="no progress output")
@@ -41,12 +44,14 @@ def run(args) -> int:
         sets = [ABLATIONS.get(n) for n in ABLATIONS.names()]
         if args.json:
             print(json.dumps({s.name: {"description": s.description, "paper": s.paper, "task": s.task,
+                                       "trainer": s.trainer,
                                        "variants": {v.name: {"description": v.description,
                                                              "overrides": list(v.overrides)} for v in s.variants}}
                               for s in sets}, indent=2))
             return 0
         for s in sets:
-            score = "fcn-score" if s.task == "labels2photo" else "label-score"
+            score = {"labels2photo": "fcn-score", "photo2labels": "label-score",
+                     "both": "fcn-score (labels -> photo) and label-score (photo -> labels)"}[s.task]
             print(f"{s.name}  ({s.paper}; scored with {score})\n  {s.description}")
             for v in s.variants:
                 print(f"    {v.name:<26} {v.description}  [{' '.join(v.overrides)}]")

@@ -255,7 +255,8 @@ def run_demo(out: str | Path = "results/demo", config: DemoConfig | None = None,
 
 
 def _run(out: Path, cfg: DemoConfig, show_progress: bool, file) -> dict:
-    from p2peval.report.scorefile import read_score, write_json_atomic
+    from p2peval.core.atomic import write_json_atomic
+    from p2peval.report.scorefile import read_score
     from trainers.demo_rows import TRAINED_ROWS
 
     def say(msg: str) -> None:

@@ -129,11 +129,6 @@ def sample_sheet(columns: list[tuple[str, list[np.ndarray]]], cell: int) -> np.n
 
 def write_png_file(path: str | Path, data: bytes) -> Path:
     """Write PNG bytes atomically."""
-    import os
+    from p2peval.core.atomic import write_bytes_atomic
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-    return path
+    return write_bytes_atomic(path, data)

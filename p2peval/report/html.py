@@ -287,10 +287,6 @@ def build_report(paths: list[str | Path], *, title: str = "p2peval report", n_fr
 
 def write_report(paths: list[str | Path], out: str | Path, **kwargs) -> Path:
     """Build the report and write it to ``out`` atomically."""
-    text = build_report(paths, **kwargs)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, out)
-    return out
+    from p2peval.core.atomic import write_text_atomic
+
+    return write_text_atomic(out, build_report(paths, **kwargs))

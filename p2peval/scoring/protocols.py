@@ -56,6 +56,18 @@ PROTOCOLS.register("pix2pix", Protocol(
     averaging="dataset confusion matrix; mean over 19 classes with eps 1e-12 (absent class = 0)",
     comparable_with_published=True,
 ))
+PROTOCOLS.register("cyclegan", Protocol(
+    name="cyclegan",
+    description="The CycleGAN paper's Cityscapes evaluation: the pix2pix protocol for 128x128 results "
+                "(resized bilinearly, PIL uint8, to the full 1024x2048 labels; BGR mean subtraction, "
+                "19 classes, one dataset-wide confusion matrix, the reference's index-19 handling). "
+                "Comparable with the CycleGAN paper's rows (published tables cyclegan-*).",
+    eval_resolution="label", image_resize="pil-bilinear-uint8", label_resize="none",
+    generated_size=(128, 128), channel_order="BGR", mean=CITYSCAPES_MEAN_BGR, scale=1.0,
+    num_classes=19, index19="reference",
+    averaging="dataset confusion matrix; mean over 19 classes with eps 1e-12 (absent class = 0)",
+    comparable_with_published=True,
+))
 PROTOCOLS.register("pix2pix-strict", Protocol(
     name="pix2pix-strict",
     description="As pix2pix, but a pixel predicted as index 19 counts as an error of its class "

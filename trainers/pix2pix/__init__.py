@@ -2,5 +2,5 @@
 
 Library modules: ``config`` (typed dataclasses), ``networks`` (U-Net / encoder-decoder, PatchGAN
 discriminators), ``losses`` (objectives), ``data`` (datasets), ``step`` (one training iteration),
-``train`` and ``translate``. Thin commands on top: ``cli``, ``translate_cli``, ``bench``.
+``train`` and ``translate``. Thin commands on top: ``cli``, ``bench`` (and ``trainers.translate_cli``).
 """

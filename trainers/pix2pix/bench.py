@@ -1,4 +1,5 @@
-"""``p2peval bench train-step``: seconds per pix2pix iteration (D step + G step) and peak memory.
+"""The pix2pix side of ``p2peval bench train-step`` (``trainers.bench_cli``): seconds per pix2pix
+iteration (D step + G step) against a reference-style step.
 
 The baseline is a minimal re-implementation, written here, of how the widely used PyTorch
 reference (junyanz/pytorch-CycleGAN-and-pix2pix, ``Pix2PixModel.optimize_parameters``) structures
@@ -10,30 +11,6 @@ interleaved repeat by repeat, so machine load hits both alike.
 """
 
 from __future__ import annotations
-
-from p2peval.commands import nonneg_int, positive_int
-
-HELP = "Benchmark one pix2pix training iteration (D step + G step) against a reference-style step."
-EXAMPLES = """  p2peval bench train-step --size 256 --batch 1
-  p2peval bench train-step --size 256 --batch 1 --device cuda --precision bf16 --channels-last
-  p2peval bench train-step --size 64 --repeats 5 --out results/benchmarks/train_step_64.json"""
-
-
-def add_arguments(p) -> None:
-    p.add_argument("--size", type=positive_int, default=256, help="image side (default 256)")
-    p.add_argument("--batch", type=positive_int, default=1, help="batch size (default 1)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda (default auto)")
-    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
-    p.add_argument("--channels-last", action="store_true")
-    p.add_argument("--repeats", type=positive_int, default=10, help="timed iterations per implementation")
-    p.add_argument("--warmup", type=nonneg_int, default=2, help="untimed iterations first")
-    p.add_argument("--no-baseline", action="store_true", help="time only this trainer's step")
-    p.add_argument("--compare-fp32", action="store_true",
-                   help="with --precision bf16 / --channels-last: also time the fp32 step, report the speed-up")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="config override for both implementations, e.g. --set generator.ngf=32")
-    p.add_argument("--threads", type=positive_int, help="torch CPU threads (default: torch's choice)")
-    p.add_argument("--out", help="also write the JSON here (e.g. results/benchmarks/train_step.json)")
 
 
 class ReferenceStyleStep:
@@ -76,28 +53,13 @@ class ReferenceStyleStep:
         self.opt_G.step()
 
 
-def run(args) -> int:
-    import json
-    import platform
-    import resource
-    import statistics
-    import sys
-    import time
-
+def implementations(args, device):
+    """{name: zero-argument step} for pix2pix on fixed random data, and the networks' description."""
     import torch
 
-    from p2peval.core.errors import ConfigError
     from trainers.pix2pix.config import TrainConfig, apply_overrides, validate
     from trainers.pix2pix.step import Pix2PixModel, build_networks
-    from trainers.pix2pix.train import resolve_device
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    if args.repeats < 1 or args.batch < 1:
-        raise ConfigError("--repeats and --batch must be >= 1")
-    device = resolve_device(args.device)
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True  # as the reference sets it
     sets = [f"data.crop_size={args.size}", f"data.load_size={args.size}", f"data.batch_size={args.batch}",
             *args.set]
 
@@ -113,74 +75,13 @@ def run(args) -> int:
         G, D = build_networks(cfg)
         return ReferenceStyleStep(G.to(device), D.to(device)).step
 
-    impls = {"p2peval": ours(args.precision, args.channels_last)}
+    steps = {"p2peval": ours(args.precision, args.channels_last)}
     if not args.no_baseline:
-        impls["reference_style"] = baseline()
+        steps["reference_style"] = baseline()
     if args.compare_fp32 and (args.precision != "fp32" or args.channels_last):
-        impls["p2peval_fp32"] = ours("fp32", False)
+        steps["p2peval_fp32"] = ours("fp32", False)
     g = torch.Generator().manual_seed(0)
     A = (torch.rand(args.batch, 3, args.size, args.size, generator=g) * 2 - 1).to(device)
     B = (torch.rand(args.batch, 3, args.size, args.size, generator=g) * 2 - 1).to(device)
-
-    def sync():
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-
-    import os
-    load_before = os.getloadavg()
-    times = {k: [] for k in impls}
-    peak = {}
-    for k, fn in impls.items():
-        if device.type == "cuda":
-            torch.cuda.reset_peak_memory_stats(device)
-        for _ in range(args.warmup):
-            fn(A, B)
-        sync()
-        if device.type == "cuda":
-            peak[k] = torch.cuda.max_memory_allocated(device) / 2**20
-    for _ in range(args.repeats):  # interleaved: load spikes hit every implementation alike
-        for k, fn in impls.items():
-            sync()
-            t = time.perf_counter()
-            fn(A, B)
-            sync()
-            times[k].append(time.perf_counter() - t)
-    med = {k: statistics.median(v) for k, v in times.items()}
-    result = {
-        "benchmark": "train-step",
-        "command": " ".join(["p2peval", *sys.argv[1:]]) if sys.argv and "p2peval" in sys.argv[0] else
-                   f"p2peval bench train-step --size {args.size} --batch {args.batch} --device {args.device} "
-                   f"--precision {args.precision}" + (" --channels-last" if args.channels_last else ""),
-        "networks": "U-Net (num_downs = log2(size), ngf 64, BatchNorm) + 70x70 PatchGAN, L1+cGAN",
-        "overrides": list(args.set),
-        "size": args.size, "batch": args.batch, "device": str(device),
-        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine(),
-        "precision": args.precision, "channels_last": args.channels_last,
-        "threads": torch.get_num_threads(), "torch": torch.__version__,
-        "repeats": args.repeats, "warmup": args.warmup,
-        "median_s": {k: round(v, 4) for k, v in med.items()},
-        "iterations_per_s": {k: round(1.0 / v, 3) for k, v in med.items()},
-        "all_s": {k: [round(t, 4) for t in v] for k, v in times.items()},
-    }
-    result["load_average_1min"] = {"before": round(load_before[0], 2), "after": round(os.getloadavg()[0], 2),
-                                   "cpus": os.cpu_count()}
-    if "reference_style" in med:
-        result["speedup_vs_reference_style"] = round(med["reference_style"] / med["p2peval"], 3)
-        # per-repeat ratios of back-to-back runs: robust to load that drifts during the benchmark
-        result["paired_speedup_median"] = round(statistics.median(
-            r / o for r, o in zip(times["reference_style"], times["p2peval"])), 3)
-        result["p2peval_faster_in_pairs"] = (f"{sum(o < r for o, r in zip(times['p2peval'], times['reference_style']))}"
-                                             f"/{args.repeats}")
-    if "p2peval_fp32" in med:
-        result["speedup_vs_fp32"] = round(med["p2peval_fp32"] / med["p2peval"], 3)
-    if device.type == "cuda":
-        result["peak_memory_mb"] = {k: round(v, 1) for k, v in peak.items()}
-    else:
-        # CPU: the process's peak resident memory (all implementations together).
-        result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.out:
-        from p2peval.report.scorefile import write_json_atomic
-        write_json_atomic(args.out, result)
-    return 0
+    impls = {k: (lambda fn=fn: fn(A, B)) for k, fn in steps.items()}
+    return impls, "U-Net (num_downs = log2(size), ngf 64, BatchNorm) + 70x70 PatchGAN, L1+cGAN"

@@ -15,16 +15,20 @@ and a run split over processes see exactly the same crops and mirrors.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
-from PIL import Image
 
 from p2peval.core.errors import InputError
+from trainers.common.images import epoch_batches, to_tensor, to_uint8  # noqa: F401 (re-exported)
+from trainers.common.images import resize as _resize
+from trainers.common.sources import cityscapes_pair as _cityscapes_pair
+from trainers.common.sources import detect_layout  # noqa: F401 (re-exported)
+from trainers.common.sources import single as _single
+from trainers.common.sources import split_pair as _split_pair
 from trainers.pix2pix.colorspace import lab_to_rgb, rgb_to_lab
 from trainers.pix2pix.config import DataConfig
 
@@ -37,53 +41,6 @@ class Record:
     load: Callable[[], tuple[np.ndarray, np.ndarray]]  # -> (A, B) uint8 (H, W, 3)
     a_is_label: bool = False         # resize the A side with nearest neighbour
     b_is_label: bool = False
-
-
-def _split_pair(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    from p2peval.core.imageio import read_rgb
-    ab = read_rgb(path)
-    h, w = ab.shape[:2]
-    if w % 2:
-        raise InputError(f"pix2pix pair image has odd width {w}; expected A | B side by side", path)
-    return ab[:, : w // 2], ab[:, w // 2:]
-
-
-def _single(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    from p2peval.core.imageio import read_rgb
-    im = read_rgb(path)
-    return im, im
-
-
-def _cityscapes_pair(frame, need_photo: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    from p2peval.core.imageio import read_label, read_rgb
-    from p2peval.data.labels import label_ids_to_color
-    color = read_rgb(frame.color) if Path(frame.color).is_file() else label_ids_to_color(read_label(frame.label_ids))
-    if not Path(frame.image).is_file():
-        if need_photo:
-            raise InputError("photo of this frame is missing (leftImg8bit)", frame.image)
-        return color, np.zeros_like(color)  # labels -> photo at test time: the photo is not used
-    photo = read_rgb(frame.image)
-    if color.shape[:2] != photo.shape[:2]:
-        raise InputError(f"colour label size {color.shape[1]}x{color.shape[0]} differs from the photo's "
-                         f"{photo.shape[1]}x{photo.shape[0]}", frame.color)
-    return color, photo
-
-
-def detect_layout(root: Path, split: str) -> str:
-    """``cityscapes`` for a Cityscapes root or toy-city OUT, ``pix2pix`` for ``DIR/<split>/`` images."""
-    from p2peval.data.cityscapes import find_cityscapes_root
-    from p2peval.core.imageio import list_images
-    try:
-        find_cityscapes_root(root)
-        return "cityscapes"
-    except InputError:
-        pass
-    if (root / split).is_dir() and list_images(root / split):
-        return "pix2pix"
-    if not root.exists():
-        raise InputError("no such dataset folder", root)
-    raise InputError(f"not a dataset: expected {split}/*.png (pix2pix A|B pairs), a Cityscapes root "
-                     "(gtFine/, leftImg8bit/) or a toy-city folder (cityscapes/)", root)
 
 
 def list_records(root: str | Path, layout: str, split: str,
@@ -110,36 +67,6 @@ def list_records(root: str | Path, layout: str, split: str,
         raise InputError("no images in this folder", folder)
     load = _split_pair if layout == "pix2pix" else _single
     return layout, [Record(p.stem, False, (lambda p=p: load(p))) for p in files]
-
-
-def _resize(img: np.ndarray, size: int, nearest: bool) -> np.ndarray:
-    if img.shape[0] == size and img.shape[1] == size:
-        return img
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        kernel = Image.NEAREST if nearest else Image.BICUBIC
-        return np.asarray(Image.fromarray(img).resize((size, size), kernel))
-
-
-def to_tensor(img: np.ndarray) -> torch.Tensor:
-    """(H, W, C) uint8 -> (C, H, W) float32 in [-1, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1))).float().div_(127.5).sub_(1.0)
-
-
-def to_uint8(x: torch.Tensor, rounding: str = "round") -> np.ndarray:
-    """(C, H, W) in [-1, 1] -> (H, W, C) uint8.
-
-    ``round`` (default) rounds to the nearest level, so an input image survives the round trip
-    exactly. ``truncate`` is the reference's ``tensor2im`` (``astype(uint8)`` of
-    ``(x + 1) / 2 * 255``): it maps 189 of the 256 levels of a real image one level down and
-    biases generated images by -0.5 level on average.
-    """
-    arr = (x.detach().float().cpu().numpy().transpose(1, 2, 0) + 1.0) / 2.0 * 255.0
-    if rounding == "round":
-        arr = np.round(arr)
-    elif rounding != "truncate":
-        raise ValueError(f"rounding must be 'round' or 'truncate', got {rounding!r}")
-    return np.clip(arr, 0, 255).astype(np.uint8)
 
 
 def lab_tensors(rgb: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
@@ -208,11 +135,3 @@ class PairDataset(torch.utils.data.Dataset):
         else:
             a, b = to_tensor(A), to_tensor(B)
         return {"A": a, "B": b, "index": index}
-
-
-def epoch_batches(n: int, batch_size: int, seed: int, epoch: int, drop_last: bool = True) -> list[list[int]]:
-    """The global batches of one epoch: a permutation seeded by (seed, epoch), cut in batches."""
-    g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
-    perm = torch.randperm(n, generator=g).tolist()
-    k = n // batch_size if drop_last else -(-n // batch_size)
-    return [perm[i * batch_size:(i + 1) * batch_size] for i in range(k)]

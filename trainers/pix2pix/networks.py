@@ -1,5 +1,6 @@
-"""The pix2pix networks (docs/reference.md section 4): U-Net / encoder-decoder generators and
-PatchGAN / PixelGAN discriminators, with receptive fields computed from the layers.
+"""The pix2pix networks: U-Net / encoder-decoder generators and the named PatchGAN / PixelGAN
+discriminators of the paper's Table 3 (the discriminators themselves, init, counts and receptive
+fields are shared with the other trainers, in ``trainers.common.networks``).
 
 Parameter counts match the reference implementation exactly: a conv followed by BatchNorm has no
 bias (the norm's shift replaces it); with InstanceNorm (no affine) or no norm it has one.
@@ -7,22 +8,13 @@ bias (the norm's shift replaces it); with InstanceNorm (no affine) or no norm it
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
 from p2peval.core.registry import Registry
-
-NORMS: Registry = Registry("norm layer")
-NORMS.register("batch", lambda c: nn.BatchNorm2d(c, affine=True, track_running_stats=True))
-NORMS.register("instance", lambda c: nn.InstanceNorm2d(c, affine=False, track_running_stats=False))
-NORMS.register("none", lambda c: nn.Identity())
-
-
-def _conv_bias(norm: str) -> bool:
-    """Convs followed by BatchNorm carry no bias (its shift makes one redundant)."""
-    return norm != "batch"
+from trainers.common.networks import (NORMS, PatchDiscriminator, PixelDiscriminator,  # noqa: F401 (re-exported)
+                                      conv_bias, conv_layers, count_parameters, init_weights,
+                                      output_size, receptive_field)
 
 
 class UnetBlock(nn.Module):
@@ -39,7 +31,7 @@ class UnetBlock(nn.Module):
         super().__init__()
         self.outermost, self.skip = outermost, skip
         input_nc = outer_nc if input_nc is None else input_nc
-        bias = _conv_bias(norm)
+        bias = conv_bias(norm)
         # The inner output has inner_nc channels plus the skip (inner_nc) except at the innermost.
         up_in = inner_nc if innermost or not skip else inner_nc * 2
         downconv = nn.Conv2d(input_nc, inner_nc, 4, stride=2, padding=1, bias=bias)
@@ -90,45 +82,6 @@ class UnetGenerator(nn.Module):
         return self.model(x)
 
 
-class PatchDiscriminator(nn.Module):
-    """PatchGAN: ``n_layers`` stride-2 4x4 convs (C64-C128-...), one stride-1 conv, and a
-    stride-1 conv to one logit per patch. n_layers 1 -> 16x16, 3 -> 70x70, 5 -> 286x286 patches.
-    """
-
-    def __init__(self, input_nc: int = 6, ndf: int = 64, n_layers: int = 3, norm: str = "batch"):
-        super().__init__()
-        bias = _conv_bias(norm)
-        layers: list[nn.Module] = [nn.Conv2d(input_nc, ndf, 4, stride=2, padding=1), nn.LeakyReLU(0.2, True)]
-        mult = 1
-        for n in range(1, n_layers):
-            prev, mult = mult, min(2 ** n, 8)
-            layers += [nn.Conv2d(ndf * prev, ndf * mult, 4, stride=2, padding=1, bias=bias),
-                       NORMS.get(norm)(ndf * mult), nn.LeakyReLU(0.2, True)]
-        prev, mult = mult, min(2 ** n_layers, 8)
-        layers += [nn.Conv2d(ndf * prev, ndf * mult, 4, stride=1, padding=1, bias=bias),
-                   NORMS.get(norm)(ndf * mult), nn.LeakyReLU(0.2, True),
-                   nn.Conv2d(ndf * mult, 1, 4, stride=1, padding=1)]
-        self.model = nn.Sequential(*layers)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, H, W) -> (B, 1, h, w) logits
-        return self.model(x)
-
-
-class PixelDiscriminator(nn.Module):
-    """PixelGAN (1x1 receptive field): three 1x1 convs, one logit per pixel."""
-
-    def __init__(self, input_nc: int = 6, ndf: int = 64, norm: str = "batch"):
-        super().__init__()
-        bias = _conv_bias(norm)
-        self.model = nn.Sequential(
-            nn.Conv2d(input_nc, ndf, 1), nn.LeakyReLU(0.2, True),
-            nn.Conv2d(ndf, ndf * 2, 1, bias=bias), NORMS.get(norm)(ndf * 2), nn.LeakyReLU(0.2, True),
-            nn.Conv2d(ndf * 2, 1, 1, bias=bias))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, H, W) -> (B, 1, H, W) logits
-        return self.model(x)
-
-
 # Named discriminators of the paper's Table 3; "nlayers" (any depth) is chosen by n_layers.
 DISCRIMINATORS: Registry = Registry("discriminator")
 DISCRIMINATORS.register("pixel", 0)  # 0: the 1x1 PixelGAN
@@ -157,42 +110,3 @@ def build_discriminator(arch: str, input_nc: int, ndf: int, norm: str, n_layers:
     if depth == 0:
         return PixelDiscriminator(input_nc, ndf, norm)
     return PatchDiscriminator(input_nc, ndf, n_layers if depth == -1 else depth, norm)
-
-
-def init_weights(net: nn.Module, gain: float = 0.02) -> None:
-    """The paper's init: conv weights N(0, 0.02), biases 0; BatchNorm weights N(1, 0.02), bias 0."""
-    for m in net.modules():
-        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
-            nn.init.normal_(m.weight, 0.0, gain)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.BatchNorm2d):
-            nn.init.normal_(m.weight, 1.0, gain)
-            nn.init.zeros_(m.bias)
-
-
-def count_parameters(net: nn.Module) -> int:
-    return sum(p.numel() for p in net.parameters())
-
-
-def conv_layers(net: nn.Module) -> list[tuple[int, int, int]]:
-    """(kernel, stride, padding) of every conv on the discriminator's path, in order."""
-    return [(m.kernel_size[0], m.stride[0], m.padding[0]) for m in net.modules() if isinstance(m, nn.Conv2d)]
-
-
-def receptive_field(net: nn.Module) -> int:
-    """Receptive field (pixels, one side) of a sequential conv stack, from its layers:
-    r <- r + (k - 1) * j, j <- j * s, starting from r = 1, j = 1."""
-    r, j = 1, 1
-    for k, s, _ in conv_layers(net):
-        r += (k - 1) * j
-        j *= s
-    return r
-
-
-def output_size(net: nn.Module, size: int) -> int:
-    """Side of a conv stack's output map for a ``size`` x ``size`` input: floor((n + 2p - k)/s) + 1."""
-    n = size
-    for k, s, p in conv_layers(net):
-        n = math.floor((n + 2 * p - k) / s) + 1
-    return n

@@ -7,11 +7,11 @@ the G step through the plain D module (D is not updated there, so nothing to syn
 
 from __future__ import annotations
 
-import contextlib
-
 import torch
 from torch import nn
 
+from trainers.common.runtime import autocast, ddp_wrap, fused_adam, memory_format
+from trainers.common.schedule import linear_decay_factor
 from trainers.pix2pix import losses as L
 from trainers.pix2pix.config import TrainConfig, channels
 from p2peval.core.errors import ConfigError
@@ -48,8 +48,7 @@ def lr_factor(config: TrainConfig, step: int, total: int) -> float:
     if o.schedule == "constant" or o.decay_fraction == 0:
         return 1.0
     n_decay = max(1, round(total * o.decay_fraction))
-    start = total - n_decay
-    return 1.0 - max(0, step - start + 1) / float(n_decay + 1)  # k-th decay step: 1 - k/(n+1)
+    return linear_decay_factor(step, total - n_decay, n_decay)  # k-th decay step: 1 - k/(n+1)
 
 
 class Pix2PixModel:
@@ -59,28 +58,20 @@ class Pix2PixModel:
         self.config, self.device = config, device
         self.objective = L.OBJECTIVES.get(config.loss.objective)
         G, D = build_networks(config)
-        fmt = torch.channels_last if config.channels_last else torch.contiguous_format
+        fmt = memory_format(config.channels_last)
         self.G = G.to(device, memory_format=fmt)
         self.D = D.to(device, memory_format=fmt) if D is not None else None
         o = config.optim
-        # Fused Adam: the same update as the per-tensor loop in one pass over memory per tensor
-        # (CPU and GPU); on CPU the loop takes about a quarter of an iteration at 256x256.
-        fast = {"fused": True}
-        self.opt_G = torch.optim.Adam(self.G.parameters(), lr=o.lr, betas=(o.beta1, o.beta2), **fast)
-        self.opt_D = (torch.optim.Adam(self.D.parameters(), lr=o.lr, betas=(o.beta1, o.beta2), **fast)
-                      if self.D is not None else None)
+        self.opt_G = fused_adam(self.G.parameters(), o.lr, o.beta1, o.beta2)
+        self.opt_D = fused_adam(self.D.parameters(), o.lr, o.beta1, o.beta2) if self.D is not None else None
         self.G_run, self.D_run = self.G, self.D
         if ddp:
-            from torch.nn.parallel import DistributedDataParallel as DDP
-            ids = [device.index] if device.type == "cuda" else None
-            self.G_run = DDP(self.G, device_ids=ids)
+            self.G_run = ddp_wrap(self.G, device)
             if self.D is not None:
-                self.D_run = DDP(self.D, device_ids=ids)
+                self.D_run = ddp_wrap(self.D, device)
 
     def _autocast(self):
-        if self.config.precision == "bf16":
-            return torch.autocast(self.device.type, dtype=torch.bfloat16)
-        return contextlib.nullcontext()
+        return autocast(self.config.precision, self.device)
 
     def _d_input(self, real_A: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
         # cGAN: D sees (x, y) concatenated on channels, (B, Cin + Cout, H, W); GAN: y only.

@@ -17,10 +17,12 @@ from pathlib import Path
 import torch
 
 from p2peval.core.errors import ConfigError, InputError
+from trainers.common.results import refuse_foreign_images
 from trainers.pix2pix.config import channels
 from trainers.pix2pix.data import PairDataset, lab_to_uint8, list_records, to_uint8
 from trainers.pix2pix.networks import build_generator
-from trainers.pix2pix.train import CHECKPOINT, GENERATOR, read_config, resolve_device
+from p2peval.core.device import resolve_device
+from trainers.pix2pix.train import CHECKPOINT, GENERATOR, read_config
 
 
 def load_generator(run: Path, device: torch.device) -> tuple[torch.nn.Module, dict]:
@@ -53,14 +55,7 @@ def _output_names(rec, real_images: bool) -> list[str]:
 
 def _refuse_foreign_images(out: Path, records, real_images: bool) -> None:
     """A results folder is scored as a whole: refuse to mix in images of another run."""
-    from p2peval.core.imageio import list_images
-    if not out.is_dir():
-        return
-    ours = {n for rec in records for n in _output_names(rec, real_images)}
-    other = [p.name for p in list_images(out) if p.name not in ours]
-    if other:
-        raise ConfigError(f"{out}: results folder already holds {len(other)} other images (e.g. {other[0]}); "
-                          "scorers read the whole folder, so use an empty or new --out")
+    refuse_foreign_images(out, (n for rec in records for n in _output_names(rec, real_images)))
 
 
 def translate(run: Path, data: Path, out: Path, size: int | None = None, eval_mode: bool = False,
@@ -73,7 +68,8 @@ def translate(run: Path, data: Path, out: Path, size: int | None = None, eval_mo
     """
     from p2peval.core.imageio import write_png
     from p2peval.core.progress import progress
-    from p2peval.report.scorefile import sha256_file, write_json_atomic
+    from p2peval.core.atomic import write_json_atomic
+    from p2peval.report.scorefile import sha256_file
 
     dev = resolve_device(device)
     G, info = load_generator(Path(run), dev)
