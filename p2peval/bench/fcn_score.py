@@ -20,8 +20,30 @@ class FcnScoreBenchOptions:
     label_size: str = "1024x2048"
     no_warmup: bool = False
     out: str | None = None
+    forward: str = "full"  # "none": the input pipeline alone, with no scorer (feed_benchmark)
+    stages: bool = False  # with forward "none": also time each stage of a frame in one process
 
 
+FORWARDS = ("full", "none")
+
+
+def check_options(opts: FcnScoreBenchOptions) -> None:
+    """Refuse bad options before any work (one line each)."""
+    from p2peval.core.errors import ConfigError
+    from p2peval.scoring.protocols import get_protocol
+
+    if opts.forward not in FORWARDS:
+        raise ConfigError(f"--forward {opts.forward!r}: expected one of {', '.join(FORWARDS)}")
+    if opts.n < 1 or opts.repeats < 1:
+        raise ConfigError("--n and --repeats must be at least 1")
+    if opts.workers is not None and opts.workers < 0:
+        raise ConfigError(f"--workers {opts.workers}: must be 0 or more")
+    if opts.batch_size is not None and opts.batch_size < 1:
+        raise ConfigError(f"--batch-size {opts.batch_size}: must be at least 1")
+    if opts.stages and opts.forward != "none":
+        raise ConfigError("--stages needs --forward none")
+    get_protocol(opts.protocol)
+    _hw(opts.label_size)
 
 
 def _hw(text: str) -> tuple[int, int]:
@@ -56,6 +78,8 @@ def _write_data(root, n: int, label_hw, result_hw, seed: int = 0) -> None:
 
 
 def run_benchmark(opts: FcnScoreBenchOptions) -> dict:
+    """Interleaved forward-only and end-to-end runs (or, with ``forward="none"``, the feed rate of
+    the input pipeline alone: ``bench.fcn_feed``); the JSON summary."""
     import os
     import sys
     import tempfile
@@ -78,6 +102,11 @@ def run_benchmark(opts: FcnScoreBenchOptions) -> dict:
     from p2peval.scoring.protocols import get_protocol
     from p2peval.scoring.stream import default_workers
 
+    check_options(opts)
+    if opts.forward == "none":
+        from p2peval.bench.fcn_feed import run_feed_benchmark
+        with tempfile.TemporaryDirectory(prefix="p2peval-bench-") as tmp:
+            return run_feed_benchmark(opts, Path(tmp))
     load0 = os.getloadavg()[0]
     proto = get_protocol(opts.protocol)
     device = check_device(opts.device)

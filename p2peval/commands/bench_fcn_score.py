@@ -4,10 +4,12 @@ from __future__ import annotations
 
 HELP = ("Benchmark fcn-score: images/s end to end (decoding, resizing, preprocessing, forward, "
         "argmax, confusion) against the forward-pass-only rate of the same scorer at the same size "
-        "on the same device. Target: end to end >= 0.85 x forward-only. Prints JSON.")
+        "on the same device. Target: end to end >= 0.85 x forward-only. With --forward none: the "
+        "frames/s the input pipeline feeds (all workers and per worker), with no scorer. Prints JSON.")
 
 EXAMPLES = """  p2peval bench fcn-score --protocol fast --n 16 --out results/benchmarks/fcn_score_fast_cpu.json
-  p2peval bench fcn-score --protocol pix2pix --n 3 --repeats 3 --device cuda"""
+  p2peval bench fcn-score --protocol pix2pix --n 3 --repeats 3 --device cuda
+  p2peval bench fcn-score --forward none --protocol pix2pix --n 64 --workers 1 --stages"""
 
 
 def add_arguments(p) -> None:
@@ -23,6 +25,10 @@ def add_arguments(p) -> None:
     p.add_argument("--no-warmup", action="store_true",
                    help="skip the untimed warm-up forward pass (for very slow runs)")
     p.add_argument("--out", metavar="FILE.json", help="also write the JSON here (rewritten after every repeat)")
+    p.add_argument("--forward", default="full", choices=("full", "none"),
+                   help="none: the input pipeline alone with a null scorer (feed rate); default full")
+    p.add_argument("--stages", action="store_true",
+                   help="with --forward none: also the milliseconds per frame of each stage")
 
 
 

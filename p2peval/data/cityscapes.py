@@ -81,9 +81,11 @@ def list_frames(root: str | Path, split: str = "val") -> list[Frame]:
     return frames
 
 
-def read_train_ids(path: str | Path) -> np.ndarray:
-    """Read a ``gtFine_labelIds.png`` and map raw ids to train ids: (H, W) uint8, 255 = ignore."""
+def read_train_ids(path: str | Path, out=None) -> np.ndarray:
+    """Read a ``gtFine_labelIds.png`` and map raw ids to train ids: (H, W) uint8, 255 = ignore.
+    ``out``: an optional function (H, W) -> uint8 array to write the train ids into."""
     from p2peval.core.imageio import read_label
     from p2peval.data.labels import label_ids_to_train_ids
 
-    return label_ids_to_train_ids(read_label(path))
+    raw = read_label(path)
+    return label_ids_to_train_ids(raw, None if out is None else out(raw.shape))

@@ -1,0 +1,148 @@
+"""``p2peval bench fcn-score --forward none``: the frames per second the input pipeline feeds.
+
+The frames go through the scoring loop's own loader (``ScoringDataset`` in DataLoader workers:
+decoding, resizing, label mapping, transfer to shared memory, collation, pinning on CUDA) and its
+own batching and transfer to the device (``stream.device_batches``); the scorer is left out (a
+null scorer: each batch is dropped once it is on the device). ``--stages`` also times each stage of
+a frame in this process (cProfile), and the hand-over from a worker to this process (pickling the
+item into shared memory, as the DataLoader does).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+# The stages of a frame, as (name in the JSON, function in the library, what it does).
+STAGES = (
+    ("read_labels", "read_label", "PNG decoding of the ground-truth labelIds"),
+    ("label_mapping", "label_ids_to_train_ids", "raw label ids -> train ids"),
+    ("read_result", "read_rgb", "PNG decoding of the generated photo"),
+    ("bilinear_resize", "pil_bilinear_resize", "photo to the label size (protocol pix2pix)"),
+    ("nearest_resize", "nearest_resize", "labels to the photo size (protocol fast)"),
+    ("item_total", "_load", "everything a worker does for one frame"),
+)
+
+
+def build_dataset(root: Path, proto, label_opts=None):
+    """The scoring dataset of ``root/results`` against ``root`` (Cityscapes layout), as fcn-score
+    builds it."""
+    from p2peval.data.datasets import LabelImageOptions, ScoringDataset, image_size
+    from p2peval.data.pairing import pair_results
+    from p2peval.scoring.stream import resolve_ground_truth
+
+    truth, _ = resolve_ground_truth(root, None, "val")
+    pairing = pair_results(root / "results", truth, "id")
+    size = image_size(pairing.pairs[0].result)
+    return ScoringDataset(pairing.pairs, proto, kind="photo", expected_size=size,
+                          label_options=label_opts or LabelImageOptions())
+
+
+def feed_rate(dataset, *, device: str, batch_size: int, workers: int) -> dict:
+    """Frames/s from starting the loader to the last batch on the device (worker start included)."""
+    import torch
+
+    from p2peval.scoring.stream import check_items, device_batches, scoring_loader
+
+    t0 = time.perf_counter()
+    first = None
+    frames = 0
+    loader = scoring_loader(dataset, device=device, batch_size=batch_size, workers=workers)
+    for items in loader:
+        check_items(items)
+        for group, x, gt in device_batches(items, device):
+            frames += len(group)
+            del x, gt  # the null scorer
+        if first is None:
+            first = time.perf_counter() - t0
+    if device.startswith("cuda"):
+        torch.cuda.synchronize(device)
+    wall = time.perf_counter() - t0
+    return {"frames": frames, "seconds": wall, "frames_per_s": frames / wall, "first_batch_s": first}
+
+
+def stage_costs(dataset, frames: int) -> dict:
+    """Milliseconds per frame of each stage, in this process, over the first ``frames`` items."""
+    import cProfile
+    import pstats
+    from multiprocessing.reduction import ForkingPickler
+
+    prof = cProfile.Profile()
+    pickle_s = 0.0
+    n = min(frames, len(dataset))
+    for i in range(n):
+        prof.enable()
+        item = dataset[i]
+        prof.disable()
+        if "error" in item:
+            from p2peval.core.errors import InputError
+            raise InputError(item["error"][0])
+        t0 = time.perf_counter()
+        ForkingPickler.dumps(item)  # what a worker does to hand the item over (shared memory)
+        pickle_s += time.perf_counter() - t0
+    stats = pstats.Stats(prof).stats  # {(file, line, name): (cc, nc, tt, ct, callers)}
+    out = {}
+    for key, func, what in STAGES:
+        ct = sum(v[3] for (f, _, name), v in stats.items() if name == func and "p2peval" in f)
+        calls = sum(v[1] for (f, _, name), v in stats.items() if name == func and "p2peval" in f)
+        if calls:
+            out[key] = {"ms_per_frame": 1000 * ct / n, "what": what}
+    out["to_shared_memory"] = {"ms_per_frame": 1000 * pickle_s / n,
+                               "what": "pickling the item as a worker does (tensors moved to shared memory)"}
+    return {"frames": n, "stages": out, "note": "cProfile adds a little to each stage"}
+
+
+def run_feed_benchmark(opts, tmp: Path) -> dict:
+    """Median feed rates of ``opts.repeats`` runs over ``opts.n`` frames, written to ``opts.out``."""
+    import os
+    import statistics
+    import sys
+
+    import torch
+
+    from p2peval.bench.fcn_score import _hw, _write_data
+    from p2peval.report.scorefile import write_json_atomic
+    from p2peval.scoring.inference import check_device
+    from p2peval.scoring.protocols import get_protocol
+    from p2peval.scoring.stream import default_workers
+
+    load0 = os.getloadavg()
+    proto = get_protocol(opts.protocol)
+    device = check_device(opts.device)
+    label_hw = _hw(opts.label_size)
+    result_hw = tuple(proto.generated_size)
+    eval_hw = label_hw if proto.eval_resolution == "label" else result_hw
+    bs = opts.batch_size or (1 if proto.eval_resolution == "label" else 8)
+    workers = default_workers() if opts.workers is None else opts.workers
+    _write_data(tmp / "cs", opts.n, label_hw, result_hw)
+    dataset = build_dataset(tmp / "cs", proto)
+    stages = stage_costs(dataset, min(opts.n, 16)) if opts.stages else None
+    runs = []
+    for r in range(opts.repeats):
+        runs.append(feed_rate(dataset, device=device, batch_size=bs, workers=workers))
+        print(f"bench fcn-score --forward none: run {r + 1}/{opts.repeats}: "
+              f"{runs[-1]['frames_per_s']:.2f} frames/s with {workers} workers", file=sys.stderr, flush=True)
+    feed = statistics.median(run["frames_per_s"] for run in runs)
+    out = {
+        "benchmark": "fcn-score feed (null scorer)",
+        "command": " ".join(["p2peval", *sys.argv[1:]]),
+        "protocol": proto.name, "device": device,
+        "device_name": torch.cuda.get_device_name(device) if device.startswith("cuda") else "cpu",
+        "result_size": list(result_hw), "label_size": list(label_hw), "eval_size": list(eval_hw),
+        "batch_size": bs, "workers": workers, "n_frames": opts.n, "repeats": opts.repeats,
+        "feed_frames_per_s": feed,
+        # With no workers the main process decodes: it counts as one worker.
+        "per_worker_frames_per_s": feed / max(1, workers),
+        "runs_frames_per_s": [run["frames_per_s"] for run in runs],
+        "first_batch_s": [run["first_batch_s"] for run in runs],
+        "load_average": {"start": list(load0), "end": list(os.getloadavg())},
+        "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+        "torch_version": torch.__version__,
+        "note": "median of the runs; each run starts its workers (included in the time); the frames "
+                "are dropped once on the device (no scorer, no confusion counting)",
+    }
+    if stages is not None:
+        out["stage_costs"] = stages
+    if opts.out:
+        write_json_atomic(opts.out, out)
+    return out
