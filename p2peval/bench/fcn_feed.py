@@ -4,14 +4,16 @@ The frames go through the scoring loop's own loader (``ScoringDataset`` in DataL
 decoding, resizing, label mapping, transfer to shared memory, collation, pinning on CUDA) and its
 own batching and transfer to the device (``stream.device_batches``); the scorer is left out (a
 null scorer: each batch is dropped once it is on the device). ``--stages`` also times each stage of
-a frame in this process (cProfile), and the hand-over from a worker to this process (pickling the
-item into shared memory, as the DataLoader does).
+a frame in one DataLoader worker (cProfile), with the hand-over from the worker to this process
+(pickling the item, its tensors in shared memory, as the DataLoader does).
 """
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
+
+import torch
 
 # The stages of a frame, as (name in the JSON, function in the library, what it does).
 STAGES = (
@@ -40,8 +42,6 @@ def build_dataset(root: Path, proto, label_opts=None):
 
 def feed_rate(dataset, *, device: str, batch_size: int, workers: int) -> dict:
     """Frames/s from starting the loader to the last batch on the device (worker start included)."""
-    import torch
-
     from p2peval.scoring.stream import check_items, device_batches, scoring_loader
 
     t0 = time.perf_counter()
@@ -61,35 +61,54 @@ def feed_rate(dataset, *, device: str, batch_size: int, workers: int) -> dict:
     return {"frames": frames, "seconds": wall, "frames_per_s": frames / wall, "first_batch_s": first}
 
 
-def stage_costs(dataset, frames: int) -> dict:
-    """Milliseconds per frame of each stage, in this process, over the first ``frames`` items."""
-    import cProfile
-    import pstats
-    from multiprocessing.reduction import ForkingPickler
+class _StageProfile(torch.utils.data.Dataset):
+    """One item: the stage costs of ``frames`` frames of ``dataset``, measured inside a DataLoader
+    worker (where items are written into shared memory, as in a scoring run)."""
 
-    prof = cProfile.Profile()
-    pickle_s = 0.0
-    n = min(frames, len(dataset))
-    for i in range(n):
-        prof.enable()
-        item = dataset[i]
-        prof.disable()
-        if "error" in item:
-            from p2peval.core.errors import InputError
-            raise InputError(item["error"][0])
-        t0 = time.perf_counter()
-        ForkingPickler.dumps(item)  # what a worker does to hand the item over (shared memory)
-        pickle_s += time.perf_counter() - t0
-    stats = pstats.Stats(prof).stats  # {(file, line, name): (cc, nc, tt, ct, callers)}
-    out = {}
-    for key, func, what in STAGES:
-        ct = sum(v[3] for (f, _, name), v in stats.items() if name == func and "p2peval" in f)
-        calls = sum(v[1] for (f, _, name), v in stats.items() if name == func and "p2peval" in f)
-        if calls:
-            out[key] = {"ms_per_frame": 1000 * ct / n, "what": what}
-    out["to_shared_memory"] = {"ms_per_frame": 1000 * pickle_s / n,
-                               "what": "pickling the item as a worker does (tensors moved to shared memory)"}
-    return {"frames": n, "stages": out, "note": "cProfile adds a little to each stage"}
+    def __init__(self, dataset, frames: int) -> None:
+        self.dataset, self.frames = dataset, frames
+
+    def __len__(self) -> int:
+        return 1
+
+    def __getitem__(self, _: int) -> dict:
+        import cProfile
+        import pstats
+        from multiprocessing.reduction import ForkingPickler
+
+        prof = cProfile.Profile()
+        pickle_s = 0.0
+        n = min(self.frames, len(self.dataset))
+        self.dataset[0]  # warm-up, unmeasured: imports, tables, the resize kernel's check against PIL
+        for i in range(n):
+            prof.enable()
+            item = self.dataset[i]
+            prof.disable()
+            if "error" in item:
+                return {"error": item["error"][0]}
+            t0 = time.perf_counter()
+            ForkingPickler.dumps(item)  # what the worker does to hand the item over
+            pickle_s += time.perf_counter() - t0
+        stats = pstats.Stats(prof).stats  # {(file, line, name): (cc, nc, tt, ct, callers)}
+        out = {}
+        for key, func, what in STAGES:
+            hits = [v for (f, _, name), v in stats.items() if name == func and "p2peval" in f]
+            if hits:
+                out[key] = {"ms_per_frame": 1000 * sum(v[3] for v in hits) / n, "what": what}
+        out["to_shared_memory"] = {"ms_per_frame": 1000 * pickle_s / n,
+                                   "what": "handing the item to the main process (pickling; tensors in shared memory)"}
+        return {"frames": n, "stages": out, "note": "measured in one DataLoader worker; cProfile adds a little to each stage"}
+
+
+def stage_costs(dataset, frames: int) -> dict:
+    """Milliseconds per frame of each stage, in one DataLoader worker, over the first ``frames`` items."""
+    from p2peval.core.errors import InputError
+
+    loader = torch.utils.data.DataLoader(_StageProfile(dataset, frames), batch_size=None, num_workers=1)
+    out = next(iter(loader))
+    if "error" in out:
+        raise InputError(out["error"])
+    return out
 
 
 def run_feed_benchmark(opts, tmp: Path) -> dict:
@@ -97,8 +116,6 @@ def run_feed_benchmark(opts, tmp: Path) -> dict:
     import os
     import statistics
     import sys
-
-    import torch
 
     from p2peval.bench.fcn_score import _hw, _write_data
     from p2peval.report.scorefile import write_json_atomic

@@ -29,6 +29,12 @@ def add_arguments(p) -> None:
                    help="none: the input pipeline alone with a null scorer (feed rate); default full")
     p.add_argument("--stages", action="store_true",
                    help="with --forward none: also the milliseconds per frame of each stage")
+    p.add_argument("--precision", default="fp32", choices=("fp32", "tf32", "bf16"),
+                   help="as fcn-score --precision (protocol fast only; tf32 on CUDA only)")
+    p.add_argument("--cudnn-benchmark", action="store_true", help="torch.backends.cudnn.benchmark on")
+    p.add_argument("--channels-last", action="store_true", help="scorer and input in channels-last format")
+    p.add_argument("--compile", action="store_true",
+                   help="torch.compile the scorer for the fixed shape (eager if compilation fails; reported)")
 
 
 

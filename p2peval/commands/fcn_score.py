@@ -8,6 +8,7 @@ HELP = ("FCN-score (per-pixel accuracy, per-class accuracy, class IoU) of genera
 EXAMPLES = """  p2peval fcn-score results/l1_cgan --cityscapes data/cityscapes --scorer fcn8s.pt --out score.json
   p2peval fcn-score pix2pix_out/images --match sorted --cityscapes data/cityscapes --scorer fcn8s.pt
   p2peval fcn-score results/ --cityscapes data/toy --scorer scorer.pt --protocol fast --device cuda
+  p2peval fcn-score results/ --cityscapes data/toy --scorer scorer.pt --protocol fast --precision bf16
   torchrun --nproc-per-node 2 -m p2peval fcn-score results/ --cityscapes data/cityscapes --scorer fcn8s.pt"""
 
 
@@ -48,6 +49,9 @@ def add_arguments(p) -> None:
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
     p.add_argument("--batch-size", type=int, default=None,
                    help="images per forward pass (default: 1 at label resolution, 8 otherwise)")
+    p.add_argument("--precision", default="fp32", choices=("fp32", "tf32", "bf16"),
+                   help="arithmetic of the scorer (default fp32); tf32 (CUDA only) and bf16 only with "
+                        "protocol fast, never with pix2pix or pix2pix-strict; recorded in the score file")
 
 
 def finish(args, score) -> int:
@@ -89,7 +93,8 @@ def run(args) -> int:
             batch_size=args.batch_size, workers=args.workers, n_resamples=args.bootstrap,
             seed=args.seed, label=args.label, show_progress=not args.quiet,
             labels_side=args.labels_side, color_tolerance=args.color_tolerance,
-            max_unmatched=args.max_unmatched, partial=args.out, resume=not args.no_resume)
+            max_unmatched=args.max_unmatched, partial=args.out, resume=not args.no_resume,
+            precision=args.precision)
     except P2PError as e:
         if int(os.environ.get("RANK", "0")) != 0:  # rank 0 reports it; one line in all
             return e.exit_code

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
 
 from p2peval.core.distributed import device_for_rank, init_distributed, shard, shutdown
 from p2peval.core.errors import InputError
@@ -30,26 +29,27 @@ def fcn_score(results, *, scorer, cityscapes=None, labels=None, split: str = "va
               batch_size: int | None = None, workers: int | None = None, n_resamples: int = 1000,
               seed: int = 0, label: str | None = None, show_progress: bool = True,
               labels_side: str = "whole", color_tolerance: float = 60.0, max_unmatched: float = 0.1,
-              partial: str | Path | None = None, resume: bool = True) -> dict | None:
+              partial: str | Path | None = None, resume: bool = True, precision: str = "fp32") -> dict | None:
     """FCN-score of the generated photos in ``results`` (REFERENCE.md section 1).
 
     ``scorer``: a checkpoint path (or a ``(model, meta, size_multiple)`` tuple). ``partial``: where
     to keep the resumable per-frame state (removed by the caller once the score is written).
-    Returns the score object on rank 0 (None on other torchrun ranks).
+    ``precision``: fp32, or tf32/bf16 where the protocol allows them (recorded in the score file's
+    protocol settings). Returns the score object on rank 0 (None on other torchrun ranks).
     """
     from p2peval.core.partial_state import partial_path
     from p2peval.scoring.inference import (
         check_device,
+        check_precision,
         load_checked_scorer,
-        preprocess,
-        preprocess_table,
-        scorer_logits,
+        make_predict,
         tf32_disabled,
     )
 
-    proto = get_protocol(protocol)
+    proto = get_protocol(protocol).with_precision(precision)
     results = Path(results)
     device = check_device(device)
+    check_precision(proto, device)
     truth, truth_info = resolve_ground_truth(cityscapes, labels, split)
     pairing = pair_results(results, truth, match)
     ctx = init_distributed(device)
@@ -79,14 +79,7 @@ def fcn_score(results, *, scorer, cityscapes=None, labels=None, split: str = "va
         label_res = proto.eval_resolution == "label"
         bs = batch_size or (1 if label_res else 8)
         nw = default_workers() if workers is None else workers
-        table = torch.from_numpy(preprocess_table(proto)).to(device)
-
-        @torch.inference_mode()
-        def predict(x: torch.Tensor) -> torch.Tensor:
-            logits = scorer_logits(model, preprocess(x, proto, table), multiple)  # (B, K, H, W)
-            # (B, H, W), the first maximum on ties as numpy's argmax; max(1) is 2.5x faster than
-            # argmax(1) over the channel axis on the CPU
-            return logits.max(1).indices
+        predict = make_predict(model, proto, multiple, device)
 
         error = None
         try:
@@ -118,6 +111,8 @@ def _comparability(proto: Protocol, pairing: Pairing, size: tuple[int, int], tru
     comparable = proto.comparable_with_published
     if not proto.comparable_with_published:
         notes.append(f"protocol {proto.name}: not comparable with published numbers")
+    if proto.precision != "fp32":
+        notes.append(f"scorer run in {proto.precision}, not fp32: some labels can differ from an fp32 run")
     for p in pairing.jpeg_results[:1]:
         msg = (f"{len(pairing.jpeg_results)} results are JPEG (e.g. {p.name}); the reference "
                "requires PNG (JPEG artefacts lower the score)")
