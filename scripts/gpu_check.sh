@@ -55,7 +55,7 @@ done
 # for both protocols, the variants with their confusion matrices against the plain run, and a profiler trace.
 step toycity-hd 600 "$PY" -m p2peval data toycity "$W/toyhd" --n 1 --val 1000 --size 256 --native-height 1024 --workers 16
 step split 900 "$PY" scripts/gpu_split.py --toy "$W/toyhd" --device cuda --workers 16 --out "$OUT/fcn_score_split_cuda.json"
-step trace-fast 300 "$PY" scripts/gpu_trace.py --results "$W/toyhd/results256_first200" --cityscapes "$W/toyhd" \
+step trace-fast 300 "$PY" scripts/gpu_trace.py --results "$W/toyhd/results256_first200" --cityscapes "$W/toyhd/cityscapes_first200" \
     --protocol fast --workers 16 --out "$OUT/trace"
 if [ "$PART" = all ]; then
 step train-fp32 90 "$PY" -m p2peval bench train-step --size 256 --batch 1 --device cuda --repeats 50 --warmup 5 \

@@ -46,15 +46,13 @@ def _shrink(args: tuple[Path, Path]) -> None:
         write_png(dst, np.asarray(Image.open(src).convert("RGB").resize((256, 256), Image.BICUBIC)), photo=True)
 
 
-def results256(toy: Path, workers: int, n: int | None) -> Path:
-    """The val photos at 256x256, named as Cityscapes frames (the first ``n`` in sorted order)."""
+def results256(toy: Path, workers: int) -> Path:
+    """The val photos at 256x256, named as Cityscapes frames."""
     out = toy / "results256"
     out.mkdir(exist_ok=True)
-    photos = sorted((toy / "cityscapes" / "leftImg8bit" / "val").glob("*/*_leftImg8bit.png"))[:n]
+    photos = sorted((toy / "cityscapes" / "leftImg8bit" / "val").glob("*/*_leftImg8bit.png"))
     with ProcessPoolExecutor(workers) as pool:
         list(pool.map(_shrink, [(p, out / p.name) for p in photos], chunksize=8))
-    for stale in sorted(out.glob("*.png"))[len(photos):]:
-        stale.unlink()
     return out
 
 
@@ -89,8 +87,9 @@ def main() -> int:
     p.add_argument("--variants", default="cudnn_benchmark,channels_last,compile")
     p.add_argument("--out", type=Path, required=True)
     a = p.parse_args()
-    res = results256(a.toy, a.workers, a.n)
-    n = len(list(res.glob("*.png")))
+    res = results256(a.toy, a.workers)
+    total = len(list(res.glob("*.png")))
+    n = min(a.n or total, total)
     torch.manual_seed(0)
     model, config = build_scorer("fcn8s")
     ckpt = a.toy / "fcn8s_random.pt"
@@ -115,9 +114,9 @@ def main() -> int:
             frames = n if variant == "plain" else min(n, a.variant_n)
             fwd = forward_rate(m, multiple, proto, a.device, frames, bs, hw, opts.channels_last)
             files = sorted(res.glob("*.png"))[:frames]
-            sub = res if frames == n else _subset(res, files)
+            sub, gt = (res, a.toy) if frames == total else _subset(res, files)
             t0 = time.perf_counter()
-            score = fcn_score(sub, scorer=(m, meta, multiple), cityscapes=a.toy, protocol=name, device=a.device,
+            score = fcn_score(sub, scorer=(m, meta, multiple), cityscapes=gt, protocol=name, device=a.device,
                               batch_size=bs, workers=a.workers, n_resamples=100, show_progress=False)
             e2e = frames / (time.perf_counter() - t0)
             run = {"protocol": name, "variant": variant, "applied": info, "frames": frames,
@@ -127,7 +126,7 @@ def main() -> int:
                 if (name, frames) not in plain:
                     torch.backends.cudnn.benchmark = False
                     plain[name, frames] = fcn_score(
-                        sub, scorer=(model, meta, multiple), cityscapes=a.toy, protocol=name, device=a.device,
+                        sub, scorer=(model, meta, multiple), cityscapes=gt, protocol=name, device=a.device,
                         batch_size=bs, workers=a.workers, n_resamples=10, show_progress=False)["confusion_matrix"]
                 run["confusion_identical_to_plain"] = plain[name, frames] == score["confusion_matrix"]
             else:
@@ -139,14 +138,19 @@ def main() -> int:
     return 0
 
 
-def _subset(res: Path, files: list[Path]) -> Path:
-    """A folder of links to ``files`` (the first frames of the split)."""
+def _subset(res: Path, files: list[Path]) -> tuple[Path, Path]:
+    """A results folder and a Cityscapes root of links to the first frames of the split."""
     d = res.parent / f"{res.name}_first{len(files)}"
-    d.mkdir(exist_ok=True)
+    root = res.parent / f"cityscapes_first{len(files)}"
     for f in files:
-        if not (d / f.name).exists():
-            os.symlink(f, d / f.name)
-    return d
+        fid = f.name[: -len("_leftImg8bit.png")]
+        city = fid.split("_")[0]
+        label = res.parent / "cityscapes" / "gtFine" / "val" / city / f"{fid}_gtFine_labelIds.png"
+        for src, dst in ((f, d / f.name), (label, root / "gtFine" / "val" / city / label.name)):
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            if not dst.exists():
+                os.symlink(src.resolve(), dst)
+    return d, root
 
 
 if __name__ == "__main__":

@@ -31,13 +31,14 @@ def main() -> int:
     p.add_argument("--protocol", default="fast")
     p.add_argument("--device", default="cuda")
     p.add_argument("--workers", type=int, default=16)
+    p.add_argument("--arch", default="fcn8s", help="scorer architecture, random weights (default fcn8s)")
     p.add_argument("--out", type=Path, required=True)
     a = p.parse_args()
     a.out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(0)
-    model, config = build_scorer("fcn8s")
-    ckpt = a.out / "fcn8s_random.pt"
-    save_scorer(ckpt, model, arch="fcn8s", config=config, protocol=a.protocol)
+    model, config = build_scorer(a.arch)
+    ckpt = a.out / f"{a.arch}_random.pt"
+    save_scorer(ckpt, model, arch=a.arch, config=config, protocol=a.protocol)
     kw = {"scorer": ckpt, "cityscapes": a.cityscapes, "protocol": a.protocol, "device": a.device,
           "workers": a.workers, "n_resamples": 10, "show_progress": False}
     fcn_score(a.results, **kw)  # warm-up: kernels, allocator, page cache

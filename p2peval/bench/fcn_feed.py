@@ -44,6 +44,7 @@ def feed_rate(dataset, *, device: str, batch_size: int, workers: int) -> dict:
     """Frames/s from starting the loader to the last batch on the device (worker start included)."""
     from p2peval.scoring.stream import check_items, device_batches, scoring_loader
 
+    cpu0 = _cpu_seconds()
     t0 = time.perf_counter()
     first = None
     frames = 0
@@ -58,7 +59,17 @@ def feed_rate(dataset, *, device: str, batch_size: int, workers: int) -> dict:
     if device.startswith("cuda"):
         torch.cuda.synchronize(device)
     wall = time.perf_counter() - t0
-    return {"frames": frames, "seconds": wall, "frames_per_s": frames / wall, "first_batch_s": first}
+    del loader  # its workers have exited: their CPU time is in RUSAGE_CHILDREN
+    cpu = [b - a for a, b in zip(cpu0, _cpu_seconds())]
+    return {"frames": frames, "seconds": wall, "frames_per_s": frames / wall, "first_batch_s": first,
+            "cpu_ms_per_frame": {"main": 1000 * cpu[0] / frames, "workers": 1000 * cpu[1] / frames}}
+
+
+def _cpu_seconds() -> tuple[float, float]:
+    """CPU seconds (user + system) of this process and of its exited children."""
+    import resource
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime, kids.ru_utime + kids.ru_stime
 
 
 class _StageProfile(torch.utils.data.Dataset):
@@ -76,7 +87,7 @@ class _StageProfile(torch.utils.data.Dataset):
         import pstats
         from multiprocessing.reduction import ForkingPickler
 
-        prof = cProfile.Profile()
+        prof = cProfile.Profile(time.process_time)  # CPU time: steadier than wall time on a busy machine
         pickle_s = 0.0
         n = min(self.frames, len(self.dataset))
         self.dataset[0]  # warm-up, unmeasured: imports, tables, the resize kernel's check against PIL
@@ -86,9 +97,9 @@ class _StageProfile(torch.utils.data.Dataset):
             prof.disable()
             if "error" in item:
                 return {"error": item["error"][0]}
-            t0 = time.perf_counter()
+            t0 = time.process_time()
             ForkingPickler.dumps(item)  # what the worker does to hand the item over
-            pickle_s += time.perf_counter() - t0
+            pickle_s += time.process_time() - t0
         stats = pstats.Stats(prof).stats  # {(file, line, name): (cc, nc, tt, ct, callers)}
         out = {}
         for key, func, what in STAGES:
@@ -97,7 +108,8 @@ class _StageProfile(torch.utils.data.Dataset):
                 out[key] = {"ms_per_frame": 1000 * sum(v[3] for v in hits) / n, "what": what}
         out["to_shared_memory"] = {"ms_per_frame": 1000 * pickle_s / n,
                                    "what": "handing the item to the main process (pickling; tensors in shared memory)"}
-        return {"frames": n, "stages": out, "note": "measured in one DataLoader worker; cProfile adds a little to each stage"}
+        return {"frames": n, "stages": out, "note": "CPU milliseconds in one DataLoader worker (cProfile with the process's CPU clock, "
+                        "which adds a little to each stage)"}
 
 
 def stage_costs(dataset, frames: int) -> dict:
@@ -151,6 +163,10 @@ def run_feed_benchmark(opts, tmp: Path) -> dict:
         # With no workers the main process decodes: it counts as one worker.
         "per_worker_frames_per_s": feed / max(1, workers),
         "runs_frames_per_s": [run["frames_per_s"] for run in runs],
+        # CPU time per frame: the rate a worker reaches with a core to itself (the machine's load
+        # slows the wall-clock rates above, not these); main = batching, transfer, loader overhead.
+        "cpu_ms_per_frame": {k: statistics.median(run["cpu_ms_per_frame"][k] for run in runs)
+                             for k in ("main", "workers")},
         "first_batch_s": [run["first_batch_s"] for run in runs],
         "load_average": {"start": list(load0), "end": list(os.getloadavg())},
         "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
@@ -158,6 +174,8 @@ def run_feed_benchmark(opts, tmp: Path) -> dict:
         "note": "median of the runs; each run starts its workers (included in the time); the frames "
                 "are dropped once on the device (no scorer, no confusion counting)",
     }
+    if workers > 0:
+        out["per_worker_frames_per_s_per_cpu_core"] = 1000 / out["cpu_ms_per_frame"]["workers"]
     if stages is not None:
         out["stage_costs"] = stages
     if opts.out:
