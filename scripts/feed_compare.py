@@ -50,18 +50,22 @@ def main() -> int:
     for proto in a.protocols.split(","):
         for w in (int(x) for x in a.workers.split(",")):
             runs: dict[str, list[float]] = {k: [] for k in versions}
+            cpu: dict[str, list[float]] = {k: [] for k in versions}
             stages = {}
             for r in range(a.repeats):
                 for name, (tree, env) in versions.items():
                     res = one_run(tree, env, proto, w, a.n, stages=(r == 0 and w == 1))
                     runs[name].append(res["feed_frames_per_s"])
+                    cpu[name].append(res["cpu_ms_per_frame"]["workers" if w else "main"])
                     if "stage_costs" in res:
                         stages[name] = {k: v["ms_per_frame"] for k, v in res["stage_costs"]["stages"].items()}
                     print(proto, w, name, f"{res['feed_frames_per_s']:.2f} frames/s", flush=True)
             key = f"{proto}_workers{w}"
             rec["results"][key] = {
                 name: {"feed_frames_per_s": statistics.median(v), "per_worker_frames_per_s": statistics.median(v) / w,
-                       "runs": v} for name, v in runs.items()}
+                       "runs": v, "worker_cpu_ms_per_frame": statistics.median(cpu[name]),
+                       "per_worker_frames_per_s_per_cpu_core": 1000 / statistics.median(cpu[name]),
+                       "worker_cpu_ms_per_frame_runs": cpu[name]} for name, v in runs.items()}
             for name, v in runs.items():
                 rec["results"][key][name]["speedup_vs_before_per_repeat"] = (
                     [x / y for x, y in zip(v, runs["before"])] if "before" in runs else None)

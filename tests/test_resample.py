@@ -89,3 +89,26 @@ def test_label_mapping_follows_the_table():
     out = np.zeros_like(raw)
     assert label_ids_to_train_ids(raw, out=out) is out
     np.testing.assert_array_equal(out, want)
+
+
+@pytest.mark.parametrize("mode", ["L", "P"])
+def test_read_train_ids_maps_then_resizes_as_the_reference(tmp_path, mode):
+    """Decoding, nearest resizing and the id table in PIL (mode L) or numpy (other modes) give the
+    reference order's result: map every pixel, then resize (nearest)."""
+    from p2peval.data.cityscapes import read_train_ids
+
+    raw = np.random.default_rng(6).integers(0, 40, (48, 96), dtype=np.uint8)
+    img = Image.fromarray(raw)
+    if mode == "P":
+        img = img.convert("P")
+        img.putpalette([v for i in range(256) for v in (i, i, i)])
+    path = tmp_path / "x_gtFine_labelIds.png"
+    img.save(path)
+    table = {lab.id: lab.train_id for lab in LABELS}
+    full = np.vectorize(lambda v: table.get(int(v), IGNORE), otypes=[np.uint8])(np.asarray(Image.open(path)))
+    np.testing.assert_array_equal(read_train_ids(path), full)
+    small = np.asarray(Image.fromarray(full).resize((40, 24), Image.NEAREST))
+    np.testing.assert_array_equal(read_train_ids(path, nearest_hw=(24, 40)), small)
+    buf = np.zeros((48, 96), np.uint8)
+    assert read_train_ids(path, out=lambda shape: buf) is buf
+    np.testing.assert_array_equal(buf, full)

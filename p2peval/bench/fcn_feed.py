@@ -17,11 +17,13 @@ import torch
 
 # The stages of a frame, as (name in the JSON, function in the library, what it does).
 STAGES = (
-    ("read_labels", "read_label", "PNG decoding of the ground-truth labelIds"),
-    ("label_mapping", "label_ids_to_train_ids", "raw label ids -> train ids"),
+    ("labels", "read_train_ids", "ground-truth labelIds: PNG decoding, the id -> train id table "
+                                 "(and, where it happens there, the nearest downsampling)"),
+    ("labels_decode", "read_label", "PNG decoding of the labelIds, where it is a separate step"),
+    ("labels_mapping", "label_ids_to_train_ids", "the id -> train id table, where it is a separate step"),
     ("read_result", "read_rgb", "PNG decoding of the generated photo"),
     ("bilinear_resize", "pil_bilinear_resize", "photo to the label size (protocol pix2pix)"),
-    ("nearest_resize", "nearest_resize", "labels to the photo size (protocol fast)"),
+    ("nearest_resize", "nearest_resize", "labels to the photo size (protocol fast), where it is a separate step"),
     ("item_total", "_load", "everything a worker does for one frame"),
 )
 

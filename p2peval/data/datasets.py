@@ -18,7 +18,7 @@ from PIL import Image
 
 from p2peval.core.errors import InputError
 from p2peval.core.imageio import _open, pil_bilinear_resize, read_label, read_rgb
-from p2peval.data.labels import IGNORE, NUM_CLASSES, color_to_train_ids, label_ids_to_train_ids
+from p2peval.data.labels import IGNORE, NUM_CLASSES, color_to_train_ids
 from p2peval.data.pairing import GroundTruth, Pair
 from p2peval.scoring.protocols import Protocol
 
@@ -91,10 +91,8 @@ def read_ground_truth(truth: GroundTruth, opts: LabelImageOptions, out=None,
     to train ids; nearest resizing only picks pixels, so the order changes nothing, and the table
     then maps 32x fewer pixels at 1024x2048 -> 256x256. Other label images are returned as read."""
     if truth.kind == "cityscapes-label-ids":
-        if nearest_hw is not None:
-            return label_ids_to_train_ids(nearest_resize(read_label(truth.label), nearest_hw)), 0
         from p2peval.data.cityscapes import read_train_ids
-        return read_train_ids(truth.label, out), 0
+        return read_train_ids(truth.label, out, nearest_hw), 0
     return read_label_image(truth.label, opts)
 
 

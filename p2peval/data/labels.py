@@ -103,6 +103,11 @@ def label_ids_to_train_ids(label_ids: np.ndarray, out: np.ndarray | None = None)
     return np.take(_ID_TO_TRAIN, np.asarray(label_ids, dtype=np.uint8), out=out, mode="clip")
 
 
+def train_id_table() -> list[int]:
+    """The 256-entry table raw label id -> train id, as a list (for PIL's ``Image.point``)."""
+    return _ID_TO_TRAIN.tolist()
+
+
 def train_ids_to_label_ids(train_ids: np.ndarray) -> np.ndarray:
     """Map train ids 0..18 back to raw label ids; ignore (255) becomes 0 (unlabeled)."""
     lut = np.zeros(256, dtype=np.uint8)
