@@ -17,8 +17,8 @@ import torch
 
 # The stages of a frame, as (name in the JSON, function in the library, what it does).
 STAGES = (
-    ("labels", "read_train_ids", "ground-truth labelIds: PNG decoding, the id -> train id table "
-                                 "(and, where it happens there, the nearest downsampling)"),
+    ("labels", "read_train_ids", ("ground-truth labelIds: PNG decoding, the id -> train id table "
+                                  "(and, where it happens there, the nearest downsampling)")),
     ("labels_decode", "read_label", "PNG decoding of the labelIds, where it is a separate step"),
     ("labels_mapping", "label_ids_to_train_ids", "the id -> train id table, where it is a separate step"),
     ("read_result", "read_rgb", "PNG decoding of the generated photo"),

@@ -8,6 +8,7 @@ evaluator lists them (REFERENCE.md 1.1): cities sorted, frames sorted within eac
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,7 +82,8 @@ def list_frames(root: str | Path, split: str = "val") -> list[Frame]:
     return frames
 
 
-def read_train_ids(path: str | Path, out=None, nearest_hw: tuple[int, int] | None = None) -> np.ndarray:
+def read_train_ids(path: str | Path, out: Callable[[tuple[int, ...]], np.ndarray] | None = None,
+                   nearest_hw: tuple[int, int] | None = None) -> np.ndarray:
     """Read a ``gtFine_labelIds.png`` and map raw ids to train ids: (H, W) uint8, 255 = ignore.
 
     ``out``: an optional function (H, W) -> uint8 array to write the train ids into.

@@ -8,6 +8,7 @@ can report them as one line naming the file; a worker exception would arrive as 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -83,7 +84,8 @@ def read_label_image(path: str | Path, opts: LabelImageOptions = LabelImageOptio
     return ids, int(far.sum())
 
 
-def read_ground_truth(truth: GroundTruth, opts: LabelImageOptions, out=None,
+def read_ground_truth(truth: GroundTruth, opts: LabelImageOptions,
+                      out: Callable[[tuple[int, ...]], np.ndarray] | None = None,
                       nearest_hw: tuple[int, int] | None = None) -> tuple[np.ndarray, int]:
     """(H, W) uint8 train ids of a ground-truth frame, and its unmatched colour pixels. ``out``:
     an optional function (H, W) -> uint8 array that Cityscapes train ids are written into.
@@ -108,8 +110,11 @@ class ItemBuffers:
     def __call__(self, shape: tuple[int, ...]) -> np.ndarray:
         if not self.shared:
             return np.empty(shape, np.uint8)
-        n = int(np.prod(shape))
-        t = torch.empty(0, dtype=torch.uint8).set_(torch.UntypedStorage._new_shared(n), 0, shape)
+        try:  # allocated in shared memory directly
+            storage = torch.UntypedStorage._new_shared(int(np.prod(shape)))
+            t = torch.empty(0, dtype=torch.uint8).set_(storage, 0, shape)
+        except AttributeError:  # a torch without it: moved there (one copy of uninitialised memory)
+            t = torch.empty(shape, dtype=torch.uint8).share_memory_()
         arr = t.numpy()
         self.tensors[id(arr)] = t
         return arr

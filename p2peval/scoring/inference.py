@@ -8,14 +8,14 @@ subtraction goes through a 256-entry table per channel computed in float64: bit-
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+from torch import nn
 
 from p2peval.core.errors import ConfigError, InputError
 from p2peval.scoring.protocols import Protocol
@@ -79,7 +79,8 @@ def check_precision(protocol: Protocol, device: str) -> None:
                           f"on {device} use fp32 or bf16")
 
 
-def make_predict(model: nn.Module, protocol: Protocol, size_multiple: int, device: str):
+def make_predict(model: nn.Module, protocol: Protocol, size_multiple: int,
+                 device: str) -> Callable[[torch.Tensor], torch.Tensor]:
     """The scorer as a function: (B, H, W, 3) uint8 on ``device`` -> (B, H, W) class ids, in the
     protocol's precision (bf16: autocast; the argmax is taken over the logits in float32, so a tie
     of bf16 values goes to the first class, as in fp32). Call it inside ``tf32_disabled``."""
