@@ -68,3 +68,19 @@ def test_worker_items_are_shared_and_equal_to_in_process_items(tmp_path, monkeyp
             assert torch.equal(x["input"], y["input"]) and torch.equal(x["gt"], y["gt"])
             assert x["gt_ignored"] == y["gt_ignored"] == int((y["gt"] >= 19).sum())
         assert a[0]["input"].is_shared() and a[0]["gt"].is_shared()
+
+
+def test_forward_variant_falls_back_to_eager_when_compilation_fails(monkeypatch):
+    import torch
+
+    from p2peval.bench.fcn_score import FcnScoreBenchOptions, forward_variant
+
+    model = torch.nn.Conv2d(3, 4, 3)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no compiler here")
+
+    monkeypatch.setattr(torch, "compile", broken)
+    got, info = forward_variant(model, FcnScoreBenchOptions(compile=True, channels_last=True), torch.zeros(1, 3, 8, 8))
+    assert got is model and info["compile"].startswith("failed, eager used (RuntimeError: no compiler here")
+    assert info["channels_last"] and model.weight.is_contiguous(memory_format=torch.channels_last)
