@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed
 venv: $(STAMP)
 
 # Re-run pip only when the dependency list or the C kernel changed (idempotent).
-$(STAMP): pyproject.toml p2peval/metrics/_labhist.c
+$(STAMP): pyproject.toml p2peval/metrics/_labhist.c p2peval/core/_bilinear.c
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet torch==2.14.1 torchvision==0.29.1
@@ -45,4 +45,4 @@ bench: $(STAMP) system-deps
 	$(PY) -m studies.capacity --levels 20,50,100,200 --databases sqlite,postgresql --out results/benchmarks/study_capacity.json
 
 clean:
-	rm -rf $(VENV) build *.egg-info p2peval/metrics/_labhist*.so
+	rm -rf $(VENV) build *.egg-info p2peval/metrics/_labhist*.so p2peval/core/_bilinear*.so

@@ -2,7 +2,8 @@
 
 1. The Caffe fixture model (imported): CUDA scores against real Caffe's and against the CPU's.
 2. Full-width FCN-8s with random weights, 256x256 and 1024x2048: CUDA against CPU.
-3. The fcn-score files that gpu_check.sh wrote on CPU, CUDA and torchrun (nccl): confusion matrices.
+3. The fcn-score files that gpu_check.sh wrote on CPU, CUDA and torchrun (nccl), protocols pix2pix and
+   fast: confusion matrices (identical is the requirement).
 TF32 is off for every CUDA forward, as protocol pix2pix does.
 """
 
@@ -82,7 +83,7 @@ def full_width() -> dict:
 
 def score_files(d: Path) -> dict:
     runs = {}
-    for name in ("cpu", "cuda", "torchrun"):
+    for name in ("cpu", "cuda", "torchrun", "fast_cpu", "fast_cuda"):
         f = d / f"score_{name}.json"
         if f.exists():
             s = json.loads(f.read_text())
@@ -95,6 +96,10 @@ def score_files(d: Path) -> dict:
                 diff = np.abs(runs[name]["confusion"] - runs["cpu"]["confusion"]).sum() // 2
                 out[f"{name}_vs_cpu_pixels_moved"] = int(diff)
                 out[f"{name}_vs_cpu_total_pixels"] = int(runs["cpu"]["confusion"].sum())
+    if "fast_cpu" in runs and "fast_cuda" in runs:
+        out["fast_cuda_identical_to_cpu"] = bool(np.array_equal(runs["fast_cuda"]["confusion"], runs["fast_cpu"]["confusion"]))
+    if "cpu" in runs and "cuda" in runs:
+        out["cuda_identical_to_cpu"] = bool(np.array_equal(runs["cuda"]["confusion"], runs["cpu"]["confusion"]))
     if "cuda" in runs and "torchrun" in runs:
         out["torchrun_identical_to_cuda"] = bool(np.array_equal(runs["cuda"]["confusion"], runs["torchrun"]["confusion"]))
     return out

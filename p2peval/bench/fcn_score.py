@@ -20,8 +20,59 @@ class FcnScoreBenchOptions:
     label_size: str = "1024x2048"
     no_warmup: bool = False
     out: str | None = None
+    forward: str = "full"  # "none": the input pipeline alone, with no scorer (feed_benchmark)
+    stages: bool = False  # with forward "none": also time each stage of a frame in one process
+    precision: str = "fp32"  # as fcn-score --precision (protocol fast only)
+    # Variants of the forward pass for a GPU run; each may change the last bits of the logits, so
+    # fcn-score itself keeps none of them until a GPU run shows identical confusion matrices.
+    cudnn_benchmark: bool = False  # torch.backends.cudnn.benchmark (autotuned convolutions)
+    channels_last: bool = False  # the scorer's weights and input in channels-last memory format
+    compile: bool = False  # torch.compile the scorer (eager when compilation fails; reported)
 
 
+FORWARDS = ("full", "none")
+
+
+def check_options(opts: FcnScoreBenchOptions) -> None:
+    """Refuse bad options before any work (one line each)."""
+    from p2peval.core.errors import ConfigError
+    from p2peval.scoring.protocols import get_protocol
+
+    if opts.forward not in FORWARDS:
+        raise ConfigError(f"--forward {opts.forward!r}: expected one of {', '.join(FORWARDS)}")
+    if opts.n < 1 or opts.repeats < 1:
+        raise ConfigError("--n and --repeats must be at least 1")
+    if opts.workers is not None and opts.workers < 0:
+        raise ConfigError(f"--workers {opts.workers}: must be 0 or more")
+    if opts.batch_size is not None and opts.batch_size < 1:
+        raise ConfigError(f"--batch-size {opts.batch_size}: must be at least 1")
+    if opts.stages and opts.forward != "none":
+        raise ConfigError("--stages needs --forward none")
+    get_protocol(opts.protocol).with_precision(opts.precision)
+    _hw(opts.label_size)
+    if opts.forward == "none" and (opts.precision != "fp32" or opts.cudnn_benchmark or opts.channels_last
+                                   or opts.compile):
+        raise ConfigError("--precision, --cudnn-benchmark, --channels-last and --compile concern the "
+                          "scorer; --forward none runs none")
+
+
+def forward_variant(model, opts: FcnScoreBenchOptions, example) -> tuple[object, dict]:
+    """The scorer with the variants of ``opts`` applied, and what was applied (a failed compilation
+    falls back to the eager model and says why)."""
+    import torch
+
+    info = {"channels_last": opts.channels_last, "cudnn_benchmark": opts.cudnn_benchmark, "compile": "off"}
+    if opts.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    if opts.compile:
+        try:
+            compiled = torch.compile(model, dynamic=False)
+            with torch.inference_mode():
+                compiled(example)  # compile now, at the fixed shape, outside the timings
+            model, info["compile"] = compiled, "torch.compile"
+        except Exception as e:  # noqa: BLE001  (no compiler, unsupported backend: measure eager instead)
+            info["compile"] = f"failed, eager used ({type(e).__name__}: {str(e).splitlines()[0][:200]})"
+    return model, info
 
 
 def _hw(text: str) -> tuple[int, int]:
@@ -56,6 +107,8 @@ def _write_data(root, n: int, label_hw, result_hw, seed: int = 0) -> None:
 
 
 def run_benchmark(opts: FcnScoreBenchOptions) -> dict:
+    """Interleaved forward-only and end-to-end runs (or, with ``forward="none"``, the feed rate of
+    the input pipeline alone: ``bench.fcn_feed``); the JSON summary."""
     import os
     import sys
     import tempfile
@@ -71,6 +124,7 @@ def run_benchmark(opts: FcnScoreBenchOptions) -> dict:
     from p2peval.scoring.fcn_score import fcn_score
     from p2peval.scoring.options import Execution, GroundTruth, Intervals
     from p2peval.scoring.inference import (
+        check_precision,
         load_checked_scorer,
         preprocess,
         scorer_logits,
@@ -79,9 +133,16 @@ def run_benchmark(opts: FcnScoreBenchOptions) -> dict:
     from p2peval.scoring.protocols import get_protocol
     from p2peval.scoring.stream import default_workers
 
+    check_options(opts)
+    if opts.forward == "none":
+        from p2peval.bench.fcn_feed import run_feed_benchmark
+        with tempfile.TemporaryDirectory(prefix="p2peval-bench-") as tmp:
+            return run_feed_benchmark(opts, Path(tmp))
     load0 = os.getloadavg()[0]
-    proto = get_protocol(opts.protocol)
+    proto = get_protocol(opts.protocol).with_precision(opts.precision)
     device = check_device(opts.device)
+    check_precision(proto, device)
+    torch.backends.cudnn.benchmark = opts.cudnn_benchmark
     label_hw = _hw(opts.label_size)
     result_hw = tuple(proto.generated_size)
     eval_hw = label_hw if proto.eval_resolution == "label" else result_hw
@@ -98,9 +159,14 @@ def run_benchmark(opts: FcnScoreBenchOptions) -> dict:
             ckpt = tmp / "scorer.pt"
             save_scorer(ckpt, model, arch=opts.arch, config=config, protocol=proto.name)
         model, meta, multiple = load_checked_scorer(ckpt, device)
-        loaded = (model, meta, multiple)
         x8 = torch.randint(0, 256, (bs, *eval_hw, 3), dtype=torch.uint8, device=device)
         xin = preprocess(x8, proto)  # (B, 3, H, W)
+        if opts.channels_last:
+            xin = xin.contiguous(memory_format=torch.channels_last)
+        model, variant = forward_variant(model, opts, xin)
+        loaded = (model, meta, multiple)
+        bf16 = proto.precision == "bf16"
+        kind = "cuda" if device.startswith("cuda") else "cpu"
 
         def sync():
             if device.startswith("cuda"):
@@ -111,7 +177,8 @@ def run_benchmark(opts: FcnScoreBenchOptions) -> dict:
             done = 0
             sync()
             t0 = time.perf_counter()
-            with tf32_disabled(device, proto), torch.inference_mode():
+            with tf32_disabled(device, proto), torch.inference_mode(), \
+                    torch.autocast(kind, dtype=torch.bfloat16, enabled=bf16):
                 while done < opts.n:
                     scorer_logits(model, xin, multiple)
                     done += bs
@@ -121,13 +188,14 @@ def run_benchmark(opts: FcnScoreBenchOptions) -> dict:
         def end_to_end() -> float:
             t0 = time.perf_counter()
             fcn_score(tmp / "cs" / "results", scorer=loaded, truth=GroundTruth(cityscapes=tmp / "cs"),
-                      protocol=proto.name, intervals=Intervals(n_resamples=100),
+                      protocol=proto.name, precision=opts.precision, intervals=Intervals(n_resamples=100),
                       run=Execution(device=device, batch_size=bs, workers=workers, show_progress=False))
             sync()
             return opts.n / (time.perf_counter() - t0)
 
         if not opts.no_warmup:
-            with tf32_disabled(device, proto), torch.inference_mode():
+            with tf32_disabled(device, proto), torch.inference_mode(), \
+                    torch.autocast(kind, dtype=torch.bfloat16, enabled=bf16):
                 scorer_logits(model, xin, multiple)  # warm-up (allocator, kernels)
         fwd, e2e = [], []
         for r in range(opts.repeats):  # interleaved, so both see the same machine load
@@ -136,6 +204,7 @@ def run_benchmark(opts: FcnScoreBenchOptions) -> dict:
             print(f"bench fcn-score: run {r + 1}/{opts.repeats}: forward-only {fwd[-1]:.3f} img/s, "
                   f"end to end {e2e[-1]:.3f} img/s", file=sys.stderr, flush=True)
             out = _summary(opts, proto, device, meta, result_hw, label_hw, eval_hw, bs, workers, fwd, e2e, load0)
+            out.update(precision=proto.precision, variant=variant)
             if opts.out:  # after every repeat, so a long run that is stopped still leaves its figures
                 write_json_atomic(opts.out, out)
     return out

@@ -10,6 +10,7 @@ HELP = ("FCN-score (per-pixel accuracy, per-class accuracy, class IoU) of genera
 EXAMPLES = """  p2peval fcn-score results/l1_cgan --cityscapes data/cityscapes --scorer fcn8s.pt --out score.json
   p2peval fcn-score pix2pix_out/images --match sorted --cityscapes data/cityscapes --scorer fcn8s.pt
   p2peval fcn-score results/ --cityscapes data/toy --scorer scorer.pt --protocol fast --device cuda
+  p2peval fcn-score results/ --cityscapes data/toy --scorer scorer.pt --protocol fast --precision bf16
   torchrun --nproc-per-node 2 -m p2peval fcn-score results/ --cityscapes data/cityscapes --scorer fcn8s.pt"""
 
 
@@ -50,6 +51,9 @@ def add_arguments(p) -> None:
     p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
     p.add_argument("--batch-size", type=positive_int, default=None,
                    help="images per forward pass (default: 1 at label resolution, 8 otherwise)")
+    p.add_argument("--precision", default="fp32", choices=("fp32", "tf32", "bf16"),
+                   help="arithmetic of the scorer (default fp32); tf32 (CUDA only) and bf16 only with "
+                        "protocol fast, never with pix2pix or pix2pix-strict; recorded in the score file")
 
 
 def ground_truth_options(args):
@@ -101,7 +105,7 @@ def run(args) -> int:
     try:
         score = fcn_score(
             args.results, scorer=args.scorer, truth=ground_truth_options(args), protocol=args.protocol,
-            label=args.label, intervals=interval_options(args),
+            precision=args.precision, label=args.label, intervals=interval_options(args),
             run=Execution(device=args.device, batch_size=args.batch_size, workers=args.workers,
                           show_progress=not args.quiet, partial=args.out, resume=not args.no_resume))
     except P2PError as e:

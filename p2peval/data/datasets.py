@@ -8,6 +8,7 @@ can report them as one line naming the file; a worker exception would arrive as 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -83,12 +84,47 @@ def read_label_image(path: str | Path, opts: LabelImageOptions = LabelImageOptio
     return ids, int(far.sum())
 
 
-def read_ground_truth(truth: GroundTruth, opts: LabelImageOptions) -> tuple[np.ndarray, int]:
-    """(H, W) uint8 train ids of a ground-truth frame, and its unmatched colour pixels."""
+def read_ground_truth(truth: GroundTruth, opts: LabelImageOptions,
+                      out: Callable[[tuple[int, ...]], np.ndarray] | None = None,
+                      nearest_hw: tuple[int, int] | None = None) -> tuple[np.ndarray, int]:
+    """(H, W) uint8 train ids of a ground-truth frame, and its unmatched colour pixels. ``out``:
+    an optional function (H, W) -> uint8 array that Cityscapes train ids are written into.
+    ``nearest_hw``: Cityscapes label ids are resized (nearest) to this size before they are mapped
+    to train ids; nearest resizing only picks pixels, so the order changes nothing, and the table
+    then maps 32x fewer pixels at 1024x2048 -> 256x256. Other label images are returned as read."""
     if truth.kind == "cityscapes-label-ids":
         from p2peval.data.cityscapes import read_train_ids
-        return read_train_ids(truth.label), 0
+        return read_train_ids(truth.label, out, nearest_hw), 0
     return read_label_image(truth.label, opts)
+
+
+class ItemBuffers:
+    """uint8 arrays for an item's tensors. In a DataLoader worker they live in shared memory from
+    the start, so handing the item to the main process copies nothing (the loader would otherwise
+    copy every tensor into shared memory: 8 MB a frame at 1024x2048); elsewhere plain arrays."""
+
+    def __init__(self) -> None:
+        self.shared = torch.utils.data.get_worker_info() is not None
+        self.tensors: dict[int, torch.Tensor] = {}  # id of the array -> the tensor it views
+
+    def __call__(self, shape: tuple[int, ...]) -> np.ndarray:
+        if not self.shared:
+            return np.empty(shape, np.uint8)
+        try:  # allocated in shared memory directly
+            storage = torch.UntypedStorage._new_shared(int(np.prod(shape)))
+            t = torch.empty(0, dtype=torch.uint8).set_(storage, 0, shape)
+        except AttributeError:  # a torch without it: moved there (one copy of uninitialised memory)
+            t = torch.empty(shape, dtype=torch.uint8).share_memory_()
+        arr = t.numpy()
+        self.tensors[id(arr)] = t
+        return arr
+
+    def tensor(self, arr: np.ndarray) -> torch.Tensor:
+        """The tensor of an item array: the shared one it was written into, or a view of ``arr``."""
+        t = self.tensors.get(id(arr))
+        if t is not None and t.data_ptr() == arr.ctypes.data:
+            return t
+        return torch.from_numpy(np.require(arr, requirements=["C", "W"]))
 
 
 def nearest_resize(ids: np.ndarray, size_hw: tuple[int, int]) -> np.ndarray:
@@ -140,7 +176,10 @@ class ScoringDataset(torch.utils.data.Dataset):
             return {"index": i, "key": pair.key, "error": (str(e), None)}
 
     def _load(self, i: int, pair: Pair) -> dict:
-        gt, gt_unmatched = read_ground_truth(pair.truth, self.label_options)
+        buf = ItemBuffers()
+        label_res = self.protocol.eval_resolution == "label"
+        early = None if label_res or self.expected_size is None else tuple(self.expected_size)
+        gt, gt_unmatched = read_ground_truth(pair.truth, self.label_options, buf if label_res else None, early)
         pred_unmatched = 0
         if self.kind == "photo":
             x = read_rgb(pair.result)
@@ -150,21 +189,20 @@ class ScoringDataset(torch.utils.data.Dataset):
                                  f"{h}x{w} (all results must have one size)", pair.result)
         else:
             x, pred_unmatched = read_label_image(pair.result, self.pred_options, what="predicted label")
-        if self.protocol.eval_resolution == "label":
+        if label_res:
             # Reference: the result is resized to the full label size; labels are never resized.
             if self.kind == "photo":
                 if x.shape[:2] != gt.shape:
-                    x = pil_bilinear_resize(x, gt.shape)
+                    x = pil_bilinear_resize(x, gt.shape, out=buf((*gt.shape, x.shape[2])))
             else:
                 x = nearest_resize(x, gt.shape)
         else:
-            gt = nearest_resize(gt, x.shape[:2])
+            gt = nearest_resize(gt, x.shape[:2])  # nothing to do where it was resized early
         return {
             "index": i, "key": pair.key,
-            "input": torch.from_numpy(np.require(x, requirements=["C", "W"])),
-            "gt": torch.from_numpy(np.require(gt, requirements=["C", "W"])),
+            "input": buf.tensor(x), "gt": buf.tensor(gt),
             "gt_unmatched": gt_unmatched, "pred_unmatched": pred_unmatched,
-            "gt_ignored": int((gt >= NUM_CLASSES).sum()),
+            "gt_ignored": int(np.count_nonzero(gt >= NUM_CLASSES)),
         }
 
 

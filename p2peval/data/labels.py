@@ -95,9 +95,17 @@ DECODE_TRAIN_IDS = np.concatenate(
 )
 
 
-def label_ids_to_train_ids(label_ids: np.ndarray) -> np.ndarray:
-    """Map raw Cityscapes label ids (uint8 ``gtFine_labelIds``) to train ids, 255 = ignore."""
-    return _ID_TO_TRAIN[np.asarray(label_ids, dtype=np.uint8)]
+def label_ids_to_train_ids(label_ids: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """Map raw Cityscapes label ids (uint8 ``gtFine_labelIds``) to train ids, 255 = ignore.
+    ``out``: an optional uint8 array of the same shape to write into."""
+    # take is faster than fancy indexing; every uint8 index is in the 256-entry table, so "clip"
+    # (which skips the bounds check and the buffering of out) changes nothing
+    return np.take(_ID_TO_TRAIN, np.asarray(label_ids, dtype=np.uint8), out=out, mode="clip")
+
+
+def train_id_table() -> list[int]:
+    """The 256-entry table raw label id -> train id, as a list (for PIL's ``Image.point``)."""
+    return _ID_TO_TRAIN.tolist()
 
 
 def train_ids_to_label_ids(train_ids: np.ndarray) -> np.ndarray:

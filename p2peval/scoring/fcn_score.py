@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
 
 from p2peval.core.distributed import device_for_rank, init_distributed, shard, shutdown
 from p2peval.core.errors import InputError
@@ -26,27 +25,29 @@ from p2peval.scoring.stream import (
 
 # ---------------------------------------------------------------- fcn-score
 
-def fcn_score(results, *, scorer, truth: GroundTruth, protocol: str = "pix2pix", label: str | None = None,
-              intervals: Intervals = Intervals(), run: Execution = Execution()) -> dict | None:
+def fcn_score(results, *, scorer, truth: GroundTruth, protocol: str = "pix2pix", precision: str = "fp32",
+              label: str | None = None, intervals: Intervals = Intervals(),
+              run: Execution = Execution()) -> dict | None:
     """FCN-score of the generated photos in ``results`` (docs/reference.md section 1).
 
-    ``scorer``: a checkpoint path (or a ``(model, meta, size_multiple)`` tuple). ``run.partial``:
-    where to keep the resumable per-frame state (removed by the caller once the score is written).
-    Returns the score object on rank 0 (None on other torchrun ranks).
+    ``scorer``: a checkpoint path (or a ``(model, meta, size_multiple)`` tuple). ``precision``:
+    fp32, or tf32/bf16 where the protocol allows them (recorded in the score file's protocol
+    settings). ``run.partial``: where to keep the resumable per-frame state (removed by the caller
+    once the score is written). Returns the score object on rank 0 (None on other torchrun ranks).
     """
     from p2peval.core.device import check_device
     from p2peval.core.partial_state import partial_path
     from p2peval.scoring.inference import (
+        check_precision,
         load_checked_scorer,
-        preprocess,
-        preprocess_table,
-        scorer_logits,
+        make_predict,
         tf32_disabled,
     )
 
-    proto = get_protocol(protocol)
+    proto = get_protocol(protocol).with_precision(precision)
     results = Path(results)
     device = check_device(run.device)
+    check_precision(proto, device)
     frames, truth_info = resolve_ground_truth(truth.cityscapes, truth.labels, truth.split)
     pairing = pair_results(results, frames, truth.match)
     ctx = init_distributed(device)
@@ -75,14 +76,7 @@ def fcn_score(results, *, scorer, truth: GroundTruth, protocol: str = "pix2pix",
         label_res = proto.eval_resolution == "label"
         bs = run.batch_size or (1 if label_res else 8)
         nw = default_workers() if run.workers is None else run.workers
-        table = torch.from_numpy(preprocess_table(proto)).to(device)
-
-        @torch.inference_mode()
-        def predict(x: torch.Tensor) -> torch.Tensor:
-            logits = scorer_logits(model, preprocess(x, proto, table), multiple)  # (B, K, H, W)
-            # (B, H, W), the first maximum on ties as numpy's argmax; max(1) is 2.5x faster than
-            # argmax(1) over the channel axis on the CPU
-            return logits.max(1).indices
+        predict = make_predict(model, proto, multiple, device)
 
         error = None
         try:
@@ -114,6 +108,8 @@ def _comparability(proto: Protocol, pairing: Pairing, size: tuple[int, int], tru
     comparable = proto.comparable_with_published
     if not proto.comparable_with_published:
         notes.append(f"protocol {proto.name}: not comparable with published numbers")
+    if proto.precision != "fp32":
+        notes.append(f"scorer run in {proto.precision}, not fp32: some labels can differ from an fp32 run")
     for p in pairing.jpeg_results[:1]:
         msg = (f"{len(pairing.jpeg_results)} results are JPEG (e.g. {p.name}); the reference "
                "requires PNG (JPEG artefacts lower the score)")

@@ -8,14 +8,14 @@ subtraction goes through a 256-entry table per channel computed in float64: bit-
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+from torch import nn
 
 from p2peval.core.errors import ConfigError, InputError
 from p2peval.scoring.protocols import Protocol
@@ -57,17 +57,46 @@ def scorer_logits(model: nn.Module, x: torch.Tensor, size_multiple: int = 1) -> 
 
 @contextmanager
 def tf32_disabled(device: str, protocol: Protocol) -> Iterator[None]:
-    """Turn TF32 off on CUDA for the run when the protocol asks for it; restore afterwards."""
-    if not (device.startswith("cuda") and protocol.disable_tf32):
+    """Set TF32 on CUDA for the run as the protocol says (off for fp32 when the protocol asks for
+    it, on for precision tf32); restore afterwards."""
+    if not device.startswith("cuda") or (protocol.precision != "tf32" and not protocol.disable_tf32):
         yield
         return
     saved = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
-    torch.backends.cuda.matmul.allow_tf32 = False
-    torch.backends.cudnn.allow_tf32 = False
+    allow = protocol.precision == "tf32"
+    torch.backends.cuda.matmul.allow_tf32 = allow
+    torch.backends.cudnn.allow_tf32 = allow
     try:
         yield
     finally:
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+
+
+def check_precision(protocol: Protocol, device: str) -> None:
+    """Refuse a precision the device cannot run: TF32 is a mode of NVIDIA GPUs only."""
+    if protocol.precision == "tf32" and not device.startswith("cuda"):
+        raise ConfigError(f"--precision tf32 needs a CUDA device (TF32 is a mode of NVIDIA GPUs); "
+                          f"on {device} use fp32 or bf16")
+
+
+def make_predict(model: nn.Module, protocol: Protocol, size_multiple: int,
+                 device: str) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The scorer as a function: (B, H, W, 3) uint8 on ``device`` -> (B, H, W) class ids, in the
+    protocol's precision (bf16: autocast; the argmax is taken over the logits in float32, so a tie
+    of bf16 values goes to the first class, as in fp32). Call it inside ``tf32_disabled``."""
+    table = torch.from_numpy(preprocess_table(protocol)).to(device)
+    bf16 = protocol.precision == "bf16"
+    kind = "cuda" if device.startswith("cuda") else "cpu"
+
+    @torch.inference_mode()
+    def predict(x: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(kind, dtype=torch.bfloat16, enabled=bf16):
+            logits = scorer_logits(model, preprocess(x, protocol, table), size_multiple)  # (B, K, H, W)
+        # (B, H, W), the first maximum on ties as numpy's argmax; max(1) is 2.5x faster than
+        # argmax(1) over the channel axis on the CPU
+        return logits.float().max(1).indices if bf16 else logits.max(1).indices
+
+    return predict
 
 
 def load_checked_scorer(path: str | Path, device: str = "cpu") -> tuple[nn.Module, dict, int]:

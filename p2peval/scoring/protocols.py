@@ -36,10 +36,31 @@ class Protocol:
     averaging: str
     comparable_with_published: bool
     disable_tf32: bool = True
+    # Arithmetic of the scorer's forward pass: "fp32" (TF32 off on CUDA), "tf32" (CUDA only) or
+    # "bf16" (autocast). Only the precisions in ``precisions`` may be chosen (``with_precision``).
+    precision: str = "fp32"
+    precisions: tuple[str, ...] = ("fp32",)
 
     def settings(self) -> dict:
         """All settings, for the score file."""
         return asdict(self)
+
+    def with_precision(self, precision: str) -> Protocol:
+        """This protocol scored in ``precision``; refused where the protocol does not allow it."""
+        from dataclasses import replace
+
+        from p2peval.core.errors import ConfigError
+        if precision not in PRECISIONS:
+            raise ConfigError(f"--precision {precision!r}: expected one of {', '.join(PRECISIONS)}")
+        if precision not in self.precisions:
+            allowed = [n for n in PROTOCOLS.names() if precision in PROTOCOLS.get(n).precisions]
+            raise ConfigError(f"--precision {precision}: protocol {self.name} is scored in "
+                              f"{'/'.join(self.precisions)} only, so that its numbers stay comparable; "
+                              f"{precision} is allowed with protocol {', '.join(allowed) or 'none'}")
+        return replace(self, precision=precision)
+
+
+PRECISIONS = ("fp32", "tf32", "bf16")
 
 
 PROTOCOLS: Registry[Protocol] = Registry("protocol")
@@ -86,7 +107,7 @@ PROTOCOLS.register("fast", Protocol(
     generated_size=(256, 256), channel_order="BGR", mean=CITYSCAPES_MEAN_BGR, scale=1.0,
     num_classes=19, index19="strict",
     averaging="dataset confusion matrix; mean over 19 classes with eps 1e-12 (absent class = 0)",
-    comparable_with_published=False,
+    comparable_with_published=False, precisions=PRECISIONS,
 ))
 
 

@@ -13,7 +13,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 import torch
@@ -98,8 +98,7 @@ def stream_confusion(dataset: ScoringDataset, predict: Callable[[torch.Tensor], 
     from p2peval.core.progress import progress
 
     t0 = time.perf_counter()
-    loader = make_loader(dataset, batch_size=batch_size, workers=workers,
-                         pin_memory=device.startswith("cuda"))
+    loader = scoring_loader(dataset, device=device, batch_size=batch_size, workers=workers)
     bar = progress(total=len(dataset.pairs) + len(state.frame_ids), desc=desc, unit="frame",
                    disable=not show_progress)
     if state.frame_ids:
@@ -114,6 +113,26 @@ def stream_confusion(dataset: ScoringDataset, predict: Callable[[torch.Tensor], 
         acc.add(fid, ext)
     side = {k: int(sum(v)) for k, v in state.side.items()}
     return StreamResult(acc, side, seconds=time.perf_counter() - t0)
+
+
+def scoring_loader(dataset: ScoringDataset, *, device: str, batch_size: int,
+                   workers: int) -> torch.utils.data.DataLoader:
+    """The loader of the scoring loop: items pinned by the loader where the device is CUDA."""
+    return make_loader(dataset, batch_size=batch_size, workers=workers, pin_memory=device.startswith("cuda"))
+
+
+def check_items(items: list[dict]) -> None:
+    """Raise the ``InputError`` of the first bad file among a loader batch's items."""
+    for it in items:
+        if "error" in it:
+            raise InputError(it["error"][0])
+
+
+def device_batches(items: list[dict], device: str) -> Iterator[tuple[list[dict], torch.Tensor, torch.Tensor]]:
+    """A loader batch as (items, input, ground truth) batches of equal size on ``device``."""
+    for group in _batches(items):
+        yield (group, _to_device([it["input"] for it in group], device),
+               _to_device([it["gt"] for it in group], device))
 
 
 def _to_device(tensors: list[torch.Tensor], device: str) -> torch.Tensor:
@@ -141,13 +160,12 @@ def _consume(loader, predict, device: str, state: PartialState, bar, on_batch) -
                 state.add(it["key"], ext, it)
 
     for items in loader:
-        for it in items:
-            if "error" in it:
-                finish()  # keep the frames scored so far for a resume
-                raise InputError(it["error"][0])
-        for group in _batches(items):
-            x = _to_device([it["input"] for it in group], device)
-            gts = _to_device([it["gt"] for it in group], device)
+        try:
+            check_items(items)
+        except InputError:
+            finish()  # keep the frames scored so far for a resume
+            raise
+        for group, x, gts in device_batches(items, device):
             counts = batch_confusion_counts(gts, predict(x))  # (B, 19, 20), not yet read back
             finish()
             pending = (group, counts)
