@@ -1,5 +1,5 @@
-"""The demo at CI size: the whole chain (data, scorer, two pix2pix models, scores, table, plot,
-samples, report, study), each output checked against an independent computation, and resume."""
+"""The demo at CI size: the whole chain (data, scorer, two pix2pix models and a CycleGAN, scores,
+table, plot, samples, report, study), each output checked against an independent computation, and resume."""
 
 from __future__ import annotations
 
@@ -20,9 +20,9 @@ from trainers.demo import (
     run_demo,
 )
 
-ROWS = ("pix2pix-l1", "pix2pix-l1+cgan", "ground_truth", "blurred")
+ROWS = ("pix2pix-l1", "pix2pix-l1+cgan", "cyclegan", "ground_truth", "blurred")
 STEPS = ["data", "scorer", "train pix2pix-l1", "translate pix2pix-l1", "train pix2pix-l1+cgan",
-         "translate pix2pix-l1+cgan", "real and degraded rows",
+         "translate pix2pix-l1+cgan", "train cyclegan", "translate cyclegan", "real and degraded rows",
          *[f"fcn-score {r}" for r in ROWS], *[f"color-hist {r}" for r in ROWS],
          "table", "colour plot", "samples", "report", "study"]
 
@@ -78,12 +78,12 @@ def test_demo_ends_with_study_commands_and_a_valid_study(tiny_demo, capsys):
     assert serve == f"p2peval study serve {out / 'study' / 'study.toml'}"
     assert analyze.startswith(f"p2peval study analyze sqlite:///{out / 'study' / 'study.db'}")
     study = load_study(out / "study" / "study.toml")
-    assert set(study.algorithms) == {"pix2pix-l1", "pix2pix-l1+cgan"}
+    assert set(study.algorithms) == {"pix2pix-l1", "pix2pix-l1+cgan", "cyclegan"}
     assert study.algorithms["pix2pix-l1"] == (out / "images" / "pix2pix-l1").resolve()
     assert study.real == (out / "images" / "ground_truth").resolve()
     assert study.pairing == "same-input" and study.practice_trials + study.main_trials <= cfg.n_val
     assert main(["study", "serve", str(out / "study" / "study.toml"), "--check"]) == 0
-    assert "2 algorithm(s)" in capsys.readouterr().out
+    assert "3 algorithm(s)" in capsys.readouterr().out
 
 
 def test_demo_trained_rows_come_from_the_pix2pix_trainer(tiny_demo):
@@ -103,6 +103,27 @@ def test_demo_trained_rows_come_from_the_pix2pix_trainer(tiny_demo):
         outputs[row] = np.stack([np.asarray(Image.open(f)) for f in files])
         assert outputs[row].shape == (cfg.n_val, cfg.size, cfg.size, 3)
     assert not np.array_equal(outputs["pix2pix-l1"], outputs["pix2pix-l1+cgan"])
+
+
+def test_demo_cyclegan_row_comes_from_the_cyclegan_trainer(tiny_demo):
+    """The CycleGAN row is the CycleGAN paper's model (both cycles, no identity loss, LSGAN, an
+    image pool) trained unpaired at the demo's size, and its val translations are labels -> photo."""
+    from p2peval.data.cityscapes import list_frames
+
+    out, _, _, cfg = tiny_demo
+    run = out / "runs" / "cyclegan"
+    config = json.loads((run / "config.json").read_text())
+    assert config["trainer"] == "cyclegan" and config["steps"] == cfg.gan_steps
+    assert config["loss"]["gan"] and config["loss"]["gan_mode"] == "lsgan" and config["loss"]["pool_size"] == 50
+    assert config["loss"]["lambda_A"] == config["loss"]["lambda_B"] == 10 and config["loss"]["lambda_identity"] == 0
+    assert config["generator"]["ngf"] == cfg.gan_filters == config["discriminator"]["ndf"]
+    assert config["data"]["crop_size"] == cfg.size and config["data"]["layout"] == "cityscapes"
+    assert len((run / "losses.csv").read_text().splitlines()) == 1 + cfg.gan_steps
+    manifest = json.loads((out / "images" / "cyclegan" / "manifest.json").read_text())
+    assert manifest["trainer"] == "cyclegan" and manifest["direction"] == "AtoB"
+    files = sorted((out / "images" / "cyclegan").glob("*_leftImg8bit.png"))
+    assert [f.name for f in files] == [f"{i}_leftImg8bit.png" for i in sorted(
+        f.id for f in list_frames(out / "toycity", "val"))]
 
 
 def test_demo_colour_plot_has_one_curve_per_row(tiny_demo):
@@ -141,18 +162,18 @@ def test_demo_samples_sheet_holds_labels_outputs_and_photo(tiny_demo):
     out, result, _, cfg = tiny_demo
     sheet = np.asarray(Image.open(out / "samples.png").convert("RGB"))
     s = result["samples"]
-    assert s["columns"] == ["input labels", "pix2pix L1", "pix2pix L1+cGAN", "real photo"]
+    assert s["columns"] == ["input labels", "pix2pix L1", "pix2pix L1+cGAN", "CycleGAN", "real photo"]
     assert s["frames"] == [f.id for f in list_frames(out / "toycity", "val")][: cfg.n_samples]
     color = {f.id: f.color for f in list_frames(out / "toycity", "val")}
     n = cfg.size
     for r, fid in enumerate(s["frames"]):
         expected = [np.asarray(Image.open(color[fid]).convert("RGB").resize((n, n), Image.NEAREST))]
         expected += [np.asarray(Image.open(out / "images" / row / f"{fid}_leftImg8bit.png"))
-                     for row in ("pix2pix-l1", "pix2pix-l1+cgan", "ground_truth")]
+                     for row in ("pix2pix-l1", "pix2pix-l1+cgan", "cyclegan", "ground_truth")]
         for c, img in enumerate(expected):
             y, x = cell_origin(r, c, n)
             np.testing.assert_array_equal(sheet[y:y + n, x:x + n], img)
-    assert sheet.shape[1] == 4 * n + 3 * 2
+    assert sheet.shape[1] == 5 * n + 4 * 2
 
 
 def test_demo_rows_from_the_real_photos():
@@ -260,9 +281,9 @@ def test_demo_cli_refuses_other_settings_and_unknown_rows(tiny_demo, tmp_path, c
     err = capsys.readouterr().err
     assert rc == 2 and err.count("\n") == 1 and "other settings" in err and "n_train" in err
     fresh = tmp_path / "fresh"
-    rc = main(["demo", "--out", str(fresh), "--rows", "pix2pix-l1,cyclegan", "--quiet"])
+    rc = main(["demo", "--out", str(fresh), "--rows", "pix2pix-l1,pix2pix-hd", "--quiet"])
     err = capsys.readouterr().err
-    assert rc == 2 and err.count("\n") == 1 and "'cyclegan'" in err and "pix2pix-l1+cgan" in err
+    assert rc == 2 and err.count("\n") == 1 and "'pix2pix-hd'" in err and "pix2pix-l1+cgan" in err
     assert not fresh.exists()  # refused before any work
     rc = main(["demo", "--out", str(fresh), "--gan-steps", "0", "--quiet"])
     assert rc == 2 and "--gan-steps" in capsys.readouterr().err and not fresh.exists()
@@ -270,4 +291,4 @@ def test_demo_cli_refuses_other_settings_and_unknown_rows(tiny_demo, tmp_path, c
 
 def test_default_config_is_valid():
     cfg = DemoConfig().check()
-    assert cfg.trained_rows == ("pix2pix-l1", "pix2pix-l1+cgan") and cfg.size == 128
+    assert cfg.trained_rows == ("pix2pix-l1", "pix2pix-l1+cgan", "cyclegan") and cfg.size == 128

@@ -46,7 +46,7 @@ def test_report_renders_offline_with_no_broken_image(tiny_demo):
             browser.close()
     assert blocked == []
     assert [u for u in requests if not (u == url or u.startswith("data:") or u == "about:blank")] == []
-    n_rows = 4  # two trained rows, the ground truth and the degraded row
+    n_rows = 2 + len(cfg.trained_rows)  # the trained rows, the ground truth and the degraded row
     assert len(images) == 3 + cfg.report_frames * (1 + 2 * n_rows)
     for alt, complete, width, src in images:
         assert complete and width > 0, alt

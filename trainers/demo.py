@@ -51,7 +51,7 @@ class DemoConfig:
     batch_size: int = 4
     lr: float = 3e-3
     # the trained rows (trainers.demo_rows) and their networks, smaller than the papers'
-    trained_rows: tuple[str, ...] = ("pix2pix-l1", "pix2pix-l1+cgan")
+    trained_rows: tuple[str, ...] = ("pix2pix-l1", "pix2pix-l1+cgan", "cyclegan")
     gan_steps: int = 1000
     gan_filters: int = 16           # generator ngf and discriminator ndf (the pix2pix paper: 64)
     gan_checkpoint_every: int = 250

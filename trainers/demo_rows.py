@@ -94,3 +94,57 @@ for _objective, _label in (("l1", "pix2pix L1"), ("l1+cgan", "pix2pix L1+cGAN"))
         f"pix2pix-{_objective}", _label, "pix2pix", _pix2pix_networks(_objective),
         _pix2pix_train(_objective), _pix2pix_command(_objective), _pix2pix_finished,
         _pix2pix_translate))
+
+
+# ---------------------------------------------------------------- CycleGAN
+
+CYCLEGAN_BLOCKS = 3  # residual blocks (the reference: 6 at 128x128); fewer keep the demo in minutes
+
+
+def _cyclegan_config(cfg: DemoConfig, data: Path):
+    """The CycleGAN paper's training (the ``cyclegan`` variant of ``cyclegan-losses``: both cycles,
+    no identity loss) at the demo's size, with the demo's smaller networks."""
+    from trainers.ablations import ABLATIONS, variant_config
+
+    losses = ABLATIONS.get("cyclegan-losses")
+    variant = next(v for v in losses.variants if v.name == "cyclegan")
+    overrides = (f"generator.ngf={cfg.gan_filters}", f"generator.n_blocks={CYCLEGAN_BLOCKS}",
+                 f"discriminator.ndf={cfg.gan_filters}", f"checkpoint_every={cfg.gan_checkpoint_every}",
+                 "sample_images=0")
+    return variant_config(losses, variant, data, size=cfg.size, steps=cfg.gan_steps,
+                          overrides=overrides, device=cfg.device, seed=cfg.seed)
+
+
+def _cyclegan_networks(cfg: DemoConfig) -> str:
+    return (f"CycleGAN: two ResNet generators with {cfg.gan_filters} filters and {CYCLEGAN_BLOCKS} residual "
+            f"blocks (the paper: 64 and 6 at 128x128), two 70x70 PatchGANs with {cfg.gan_filters} filters, "
+            f"{cfg.gan_steps} steps of batch 1 at {cfg.size}x{cfg.size}, unpaired")
+
+
+def _cyclegan_train(cfg: DemoConfig, data: Path, run: Path, show_progress: bool) -> None:
+    from trainers.cyclegan.train import train
+    train(_cyclegan_config(cfg, data), run, resume=True, show_progress=show_progress)
+
+
+def _cyclegan_command(cfg: DemoConfig, data: Path, run: Path) -> str:
+    from trainers.common.config import flatten
+    from trainers.cyclegan.config import CycleGANConfig
+    default = flatten(CycleGANConfig().to_dict())
+    sets = [f"--set {k}={v}" for k, v in flatten(_cyclegan_config(cfg, data).to_dict()).items()
+            if default.get(k) != v and k != "data.root"]
+    return f"p2peval train cyclegan --data {data} --out {run} --resume {' '.join(sets)}"
+
+
+def _cyclegan_finished(run: Path) -> bool:
+    from trainers.cyclegan.train import GENERATOR
+    return (run / GENERATOR).is_file()
+
+
+def _cyclegan_translate(cfg: DemoConfig, data: Path, run: Path, out: Path, show_progress: bool) -> None:
+    from trainers.cyclegan.translate import translate
+    translate(run, data, out, direction="AtoB", split="val", device=cfg.device, show_progress=show_progress)
+
+
+TRAINED_ROWS.register("cyclegan", TrainedRow(
+    "cyclegan", "CycleGAN", "cyclegan", _cyclegan_networks, _cyclegan_train, _cyclegan_command,
+    _cyclegan_finished, _cyclegan_translate))
