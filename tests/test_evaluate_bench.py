@@ -43,7 +43,7 @@ def test_bench_feed_refuses_bad_options(capsys):
     assert main(["bench", "fcn-score", "--stages", "--n", "1"]) == 2
     assert "--stages needs --forward none" in capsys.readouterr().err
     assert main(["bench", "fcn-score", "--forward", "none", "--workers", "-1"]) == 2
-    assert "--workers -1" in capsys.readouterr().err
+    assert "argument --workers: must be an integer >= 0, got '-1'" in capsys.readouterr().err
 
 
 def test_worker_items_are_shared_and_equal_to_in_process_items(tmp_path, monkeypatch):
