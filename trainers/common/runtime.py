@@ -42,6 +42,20 @@ def init_distributed(world: int, device: torch.device) -> None:
             torch.cuda.set_device(device)
 
 
+def join_processes(config) -> tuple[int, int, torch.device, int]:
+    """(rank, world size, device, per-process batch) of a training run: joins the torchrun
+    process group when there is one, and refuses a global batch the processes cannot share."""
+    from p2peval.core.device import resolve_device
+
+    rank, world, local_rank = dist_env()
+    device = resolve_device(config.device, local_rank)
+    init_distributed(world, device)
+    gb = config.data.batch_size
+    if gb % world:
+        raise ConfigError(f"data.batch_size {gb} is not divisible by the {world} processes")
+    return rank, world, device, gb // world
+
+
 def barrier(world: int) -> None:
     if world > 1:
         torch.distributed.barrier()

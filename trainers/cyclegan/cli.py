@@ -15,64 +15,21 @@ EXAMPLES = """  p2peval train cyclegan --data datasets/horse2zebra --out runs/h2
   torchrun --nproc-per-node 2 -m p2peval train cyclegan --data data/toy --out runs/ddp --set data.batch_size=2"""
 
 
-def add_arguments(p) -> None:
-    p.add_argument("--data", help="dataset: trainA/trainB folder, pix2pix A|B folder (read unpaired), "
-                                  "Cityscapes root or toy-city folder")
-    p.add_argument("--out", help="run folder (config.json, checkpoint.pt, losses.csv, samples/, generator.pt)")
-    p.add_argument("--config", help="config file (JSON or TOML, nested like RUN/config.json)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config key, e.g. --set generator.n_blocks=6 (repeatable)")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
-    p.add_argument("--describe", action="store_true",
-                   help="print the networks' parameter counts, receptive field and output map as JSON; no training")
-    p.add_argument("--device", help="shortcut for --set device=... (auto, cpu, cuda)")
-    p.add_argument("--precision", choices=["fp32", "bf16"], help="shortcut for --set precision=...")
-    p.add_argument("--channels-last", action="store_true", help="shortcut for --set channels_last=true")
-    p.add_argument("--quiet", action="store_true", help="no progress output")
 
-
-def build_config(args):
-    """Config from (saved run config when resuming |) --config file, then --data and --set."""
-    from pathlib import Path
-
+def _command():
+    from trainers.common.cli import TrainerCommand
     from trainers.cyclegan.config import CycleGANConfig, apply_overrides, load_config
+    from trainers.cyclegan.describe import describe
+    from trainers.cyclegan.train import read_config, train
+    return TrainerCommand(CycleGANConfig, apply_overrides, load_config, read_config, describe, train)
 
-    if args.config:
-        config = load_config(args.config)
-    elif args.resume and args.out and (Path(args.out) / "config.json").is_file():
-        from trainers.cyclegan.train import read_config
-        config = read_config(Path(args.out))
-    else:
-        config = CycleGANConfig()
-    sets = list(args.set)
-    if args.data:
-        sets.insert(0, f"data.root={args.data}")
-    for flag, key in ((args.device, "device"), (args.precision, "precision")):
-        if flag:
-            sets.append(f"{key}={flag}")
-    if args.channels_last:
-        sets.append("channels_last=true")
-    return apply_overrides(config, sets)
+
+def add_arguments(p) -> None:
+    from trainers.common.cli import add_arguments as add
+    add(p, data_help="dataset: trainA/trainB folder, pix2pix A|B folder (read unpaired), Cityscapes root or toy-city folder",
+        set_example="generator.n_blocks=6")
 
 
 def run(args) -> int:
-    import json
-    import os
-    from pathlib import Path
-
-    from p2peval.core.errors import ConfigError
-
-    config = build_config(args)
-    if args.describe:
-        from trainers.cyclegan.describe import describe
-        print(json.dumps(describe(config), indent=2))
-        return 0
-    if not args.out:
-        raise ConfigError("--out RUN is required to train")
-    if not config.data.root:
-        raise ConfigError("--data DIR is required to train")
-    from trainers.cyclegan.train import train
-    out = train(config, Path(args.out), resume=args.resume, show_progress=not args.quiet)
-    if os.environ.get("RANK", "0") == "0":
-        print(f"run folder: {out}")
-    return 0
+    from trainers.common.cli import run as run_training
+    return run_training(args, _command())

@@ -26,12 +26,31 @@ import torch
 
 from p2peval.core.errors import ConfigError, InputError
 from trainers.common.images import epoch_batches, to_uint8
-from p2peval.core.device import resolve_device
-from trainers.common.runtime import (CHECKPOINT, TrainingDiverged, barrier, dist_env,  # noqa: F401
-                                     finite_or_raise, gather, init_distributed, loss_row, mean_losses,
-                                     prepare_run, read_json_config, rewrite_losses,
-                                     rng_state, save_atomic, set_rng_state, untouched)
-from trainers.cyclegan.config import CycleGANConfig, config_from_dict, save_config, validate
+from trainers.common.runtime import (  # noqa: F401
+    CHECKPOINT,
+    TrainingDiverged,
+    barrier,
+    dist_env,
+    finite_or_raise,
+    gather,
+    init_distributed,
+    join_processes,
+    loss_row,
+    mean_losses,
+    prepare_run,
+    read_json_config,
+    rewrite_losses,
+    rng_state,
+    save_atomic,
+    set_rng_state,
+    untouched,
+)
+from trainers.cyclegan.config import (
+    CycleGANConfig,
+    config_from_dict,
+    save_config,
+    validate,
+)
 from trainers.cyclegan.data import UnpairedDataset, list_domains
 from trainers.cyclegan.step import LOSS_NAMES, CycleGANModel, lr_factor, schedule_length
 
@@ -99,13 +118,8 @@ def train(config: CycleGANConfig, out: Path, resume: bool = False, show_progress
         raise ConfigError("data.root: no dataset given (--data DIR)")
     if resume and (out / "config.json").is_file():
         read_config(out)  # refuses a pix2pix run by name before anything else
-    rank, world, local_rank = dist_env()
-    device = resolve_device(config.device, local_rank)
-    init_distributed(world, device)
+    rank, world, device, local_b = join_processes(config)
     gb = config.data.batch_size
-    if gb % world:
-        raise ConfigError(f"data.batch_size {gb} is not divisible by the {world} processes")
-    local_b = gb // world
 
     d = config.data
     layout, recs_a, recs_b = list_domains(d.root, d.layout, d.split)

@@ -20,13 +20,33 @@ import torch
 
 from p2peval.core.errors import ConfigError, InputError
 from trainers.common.config import flatten as _flatten  # noqa: F401 (re-exported)
-from p2peval.core.device import resolve_device
-from trainers.common.runtime import (CHECKPOINT, TrainingDiverged, barrier, dist_env,  # noqa: F401
-                                     finite_or_raise, gather, init_distributed, loss_row, mean_losses,
-                                     prepare_run, read_json_config, rewrite_losses,
-                                     rng_state, save_atomic, set_rng_state, untouched)
+from trainers.common.runtime import (  # noqa: F401
+    CHECKPOINT,
+    TrainingDiverged,
+    barrier,
+    dist_env,
+    finite_or_raise,
+    gather,
+    init_distributed,
+    join_processes,
+    loss_row,
+    mean_losses,
+    prepare_run,
+    read_json_config,
+    rewrite_losses,
+    rng_state,
+    save_atomic,
+    set_rng_state,
+    untouched,
+)
 from trainers.pix2pix.config import TrainConfig, config_from_dict, save_config, validate
-from trainers.pix2pix.data import PairDataset, epoch_batches, lab_to_uint8, list_records, to_uint8
+from trainers.pix2pix.data import (
+    PairDataset,
+    epoch_batches,
+    lab_to_uint8,
+    list_records,
+    to_uint8,
+)
 from trainers.pix2pix.step import Pix2PixModel, lr_factor
 
 GENERATOR = "generator.pt"
@@ -74,13 +94,8 @@ def train(config: TrainConfig, out: Path, resume: bool = False, show_progress: b
     out = Path(out)
     if not config.data.root:
         raise ConfigError("data.root: no dataset given (--data DIR)")
-    rank, world, local_rank = dist_env()
-    device = resolve_device(config.device, local_rank)
-    init_distributed(world, device)
+    rank, world, device, local_b = join_processes(config)
     gb = config.data.batch_size
-    if gb % world:
-        raise ConfigError(f"data.batch_size {gb} is not divisible by the {world} processes")
-    local_b = gb // world
 
     layout, records = list_records(config.data.root, config.data.layout, config.data.split)
     if config.data.max_images is not None:
