@@ -39,6 +39,8 @@ bench: $(STAMP) system-deps
 	$(PY) -m p2peval bench fcn-score --protocol pix2pix --n 1 --repeats 3 --no-warmup --out results/benchmarks/fcn_score_pix2pix_cpu.json
 	$(PY) -m p2peval bench import-caffe --repeats 3 --parity-size 256x256 --out results/benchmarks
 	$(PY) -m p2peval bench train-step --size 256 --batch 1 --device cpu --threads 2 --repeats 10 --out results/benchmarks/train_step_cpu_256.json
+	$(PY) -m p2peval bench train-step --model cyclegan --size 128 --batch 1 --set generator.n_blocks=6 --threads 2 --repeats 10 --device cpu --out results/benchmarks/train_step_cyclegan_cpu_128.json
+	$(PY) -m p2peval bench fcn-score --forward none --protocol pix2pix --n 48 --workers 1 --out results/benchmarks/fcn_score_feed_pix2pix_cpu_w1.json
 	$(PY) -m p2peval bench color-hist --images 200 --size 256 --workers 2 --repeats 5 --out results/benchmarks
 	$(PY) -m p2peval.data.toycity.bench --n 40 --repeats 3 --out results/benchmarks/toycity.json
 	$(PY) -m studies.loadtest --participants 20 --out results/benchmarks/study_load.json
