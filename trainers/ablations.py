@@ -164,11 +164,11 @@ def run_ablation(name: str, data: Path, out: Path, scorer: Path | None = None, *
     the run to some of the set's variants. ``protocol`` defaults to the set's (``pix2pix``, or
     ``cyclegan`` for the CycleGAN set). CycleGAN sets key the result by ``variant/task``.
     """
-    from p2peval.data.cityscapes import find_cityscapes_root
-    from p2peval.core.errors import ConfigError
     from p2peval.core.atomic import write_json_atomic
-    from p2peval.report.scorefile import write_score
     from p2peval.core.device import resolve_device
+    from p2peval.core.errors import ConfigError
+    from p2peval.data.cityscapes import find_cityscapes_root
+    from p2peval.report.scorefile import write_score
 
     ablation = ABLATIONS.get(name)
     protocol = protocol or ablation.protocol

@@ -39,9 +39,9 @@ def run(args) -> int:
 
     import torch
 
+    from p2peval.core.device import resolve_device
     from p2peval.core.errors import ConfigError
     from trainers.common.bench import report, time_interleaved
-    from p2peval.core.device import resolve_device
 
     if args.threads:
         torch.set_num_threads(args.threads)

@@ -45,7 +45,7 @@ def run_steps(steps: list[Step], *, previous: dict | None = None,
             s.run()
             s.seconds = time.monotonic() - t
         record[s.name] = {"outputs": s.outputs, "command": s.command, "skipped": s.skipped,
-                          "seconds": None if s.seconds is None else round(s.seconds, 1)}
+                          "seconds": None if s.seconds is None else round(s.seconds, 3)}
         if on_step is not None:
             on_step(record)
     return record

@@ -297,7 +297,11 @@ def _run(out: Path, cfg: DemoConfig, show_progress: bool, file) -> dict:
                       f"--native-height {cfg.native_height} --seed {cfg.seed}", data_done, do_data))
 
     def do_scorer():
-        from p2peval.scorers.train import ScorerTrainConfig, ScorerTrainRun, train_scorer
+        from p2peval.scorers.train import (
+            ScorerTrainConfig,
+            ScorerTrainRun,
+            train_scorer,
+        )
         train_scorer(p.data, ScorerTrainConfig(arch=cfg.arch, steps=cfg.steps, batch_size=cfg.batch_size,
                                                lr=cfg.lr, seed=cfg.seed, save_every=100),
                      out=p.scorer, run=ScorerTrainRun(device=cfg.device, show_progress=show_progress,

@@ -298,7 +298,11 @@ def _data_and_scorer_steps(ch: Chain, p, data: Path, scorer: Path, gt: Path, dev
                          f"--native-height {p.native_height} --seed {p.seed}", data_done, do_data))
 
     def do_scorer():
-        from p2peval.scorers.train import ScorerTrainConfig, ScorerTrainRun, train_scorer
+        from p2peval.scorers.train import (
+            ScorerTrainConfig,
+            ScorerTrainRun,
+            train_scorer,
+        )
         train_scorer(data, ScorerTrainConfig(arch=p.scorer_arch, protocol=p.protocol, steps=p.scorer_steps,
                                              batch_size=p.scorer_batch_size, lr=p.scorer_lr, seed=p.seed),
                      out=scorer, run=ScorerTrainRun(device=device, show_progress=show_progress,
@@ -319,8 +323,8 @@ def _gt_fcn_step(ch: Chain, p, gt: Path, target: Path, data: Path, scorer: Path,
     o = ch.out
 
     def do_gt_fcn():
-        from p2peval.scoring.fcn_score import fcn_score
         from p2peval.report.scorefile import write_score
+        from p2peval.scoring.fcn_score import fcn_score
         from p2peval.scoring.options import Execution, GroundTruth, Intervals
         s = fcn_score(gt, scorer=scorer, truth=GroundTruth(cityscapes=data), protocol=p.protocol,
                       label=PAPER_LABELS["ground_truth"], intervals=Intervals(p.n_resamples, p.seed),
@@ -349,8 +353,8 @@ def _table_and_plot_steps(ch: Chain, p, files: list[Path], color_files: list[Pat
                          lambda: False, do_tables))
 
     def do_plot():
-        from p2peval.scoring.color_hist import plot_color_hist
         from p2peval.report.scorefile import read_score
+        from p2peval.scoring.color_hist import plot_color_hist
         plot_color_hist([read_score(f) for f in color_files], o / "color.png",
                         title=f"{p.name}: Lab marginals of every row (dotted: real photos)")
 
@@ -374,8 +378,8 @@ def _gt_done(data: Path, gt: Path) -> bool:
 def write_ground_truth_row(data: Path, out: Path, size: int) -> Path:
     """The "ground truth" results folder: every real val photo at ``size`` x ``size`` (bicubic),
     named by its Cityscapes id, as the paper's ground-truth row (real photos at 256x256)."""
-    from p2peval.data.cityscapes import list_frames
     from p2peval.core.imageio import read_rgb, write_png
+    from p2peval.data.cityscapes import list_frames
     from p2peval.scorers.data import downsample_photo
 
     for f in list_frames(data, "val"):

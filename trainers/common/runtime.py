@@ -202,3 +202,55 @@ def untouched(net: torch.nn.Module, device: torch.device):
     with torch.no_grad():
         for k, v in net.named_buffers():
             v.copy_(saved[k])
+
+
+def training_loop(model, ds, *, n_items: int, config, out: Path, rank: int, world: int,
+                  device: torch.device, local_b: int, start: int, total: int, stop: int,
+                  steps_per_epoch: int, lr_at: Callable[[int], float], loss_names: Iterable[str],
+                  checkpoint: Callable[[int], None], ckpt_step: int | None,
+                  sample: Callable[[], object] | None, show_progress: bool) -> int:
+    """The training loop both trainers run, from ``start`` to ``stop``; returns the last step.
+
+    Batches come from the seeded epoch permutation (``epoch_batches``), each process taking its
+    slice of every global batch, so a resumed run draws exactly what an uninterrupted one would.
+    Per step: the learning-rate factor, ``model.step(A, B)``, the losses averaged over processes,
+    the NaN/inf stop, one row of the loss log; a sample grid at every epoch end (``sample``) and a
+    checkpoint every ``checkpoint_every`` steps and at ``stop``.
+    """
+    from p2peval.core.imageio import write_png
+    from p2peval.core.progress import progress
+    from trainers.common.images import epoch_batches
+
+    loss_names = tuple(loss_names)
+    gb = local_b * world
+    bar = progress(total=total - start, desc=f"train {out.name}", unit="step",
+                   disable=not show_progress or rank != 0)
+    step = start
+    with open(out / "losses.csv", "a", newline="") if rank == 0 else open(os.devnull, "w") as fh:
+        writer = csv.writer(fh)
+        while step < stop:
+            epoch, pos = divmod(step, steps_per_epoch)
+            batches = epoch_batches(n_items, gb, config.seed, epoch)[pos:]
+            batches = batches[: stop - step]
+            sampler = [[(epoch, i) for i in b[rank * local_b:(rank + 1) * local_b]] for b in batches]
+            loader = torch.utils.data.DataLoader(ds, batch_sampler=sampler, num_workers=config.data.workers)
+            for batch in loader:
+                factor = lr_at(step)
+                model.set_lr(factor)
+                losses = model.step(batch["A"].to(device, non_blocking=True),
+                                    batch["B"].to(device, non_blocking=True))
+                values = mean_losses(losses, world)
+                finite_or_raise(values, step, epoch, out, ckpt_step)
+                step += 1
+                if rank == 0:
+                    writer.writerow(loss_row(step, epoch, config.optim.lr * factor, values, loss_names))
+                    fh.flush()
+                bar.set_postfix_str(" ".join(f"{k}={v:.3f}" for k, v in values.items()))
+                bar.update(1)
+                if step % steps_per_epoch == 0 and rank == 0 and sample is not None and config.sample_images > 0:
+                    write_png(out / "samples" / f"epoch_{step // steps_per_epoch:04d}.png", sample())
+                if step % config.checkpoint_every == 0 or step == stop:
+                    checkpoint(step)
+                    ckpt_step = step
+    bar.close()
+    return step

@@ -48,8 +48,8 @@ def cityscapes_pair(frame, need_photo: bool = True) -> tuple[np.ndarray, np.ndar
 
 def detect_layout(root: Path, split: str) -> str:
     """``cityscapes`` for a Cityscapes root or toy-city OUT, ``pix2pix`` for ``DIR/<split>/`` images."""
-    from p2peval.data.cityscapes import find_cityscapes_root
     from p2peval.core.imageio import list_images
+    from p2peval.data.cityscapes import find_cityscapes_root
     try:
         find_cityscapes_root(root)
         return "cityscapes"

@@ -17,15 +17,13 @@ gradients are averaged by DistributedDataParallel; each process keeps its own po
 
 from __future__ import annotations
 
-import csv
-import os
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from p2peval.core.errors import ConfigError, InputError
-from trainers.common.images import epoch_batches, to_uint8
+from trainers.common.images import to_uint8
 from trainers.common.runtime import (  # noqa: F401
     CHECKPOINT,
     TrainingDiverged,
@@ -43,6 +41,7 @@ from trainers.common.runtime import (  # noqa: F401
     rng_state,
     save_atomic,
     set_rng_state,
+    training_loop,
     untouched,
 )
 from trainers.cyclegan.config import (
@@ -109,8 +108,6 @@ def train(config: CycleGANConfig, out: Path, resume: bool = False, show_progress
     saved one) and starts fresh otherwise. ``max_steps`` stops after that many iterations in this
     call (with a checkpoint), as an interruption would; a later ``resume`` continues exactly.
     """
-    from p2peval.core.imageio import write_png
-    from p2peval.core.progress import progress
 
     config = validate(config)
     out = Path(out)
@@ -155,38 +152,14 @@ def train(config: CycleGANConfig, out: Path, resume: bool = False, show_progress
             save_atomic({"trainer": "cyclegan", "model": model.state_dict(), "pools": pools, "step": step,
                          "rng": rngs, "config": config.to_dict(), "layout": layout}, out / CHECKPOINT)
 
-    bar = progress(total=total - start, desc=f"train {out.name}", unit="step",
-                   disable=not show_progress or rank != 0)
-    step, stop = start, total if max_steps is None else min(total, start + max_steps)
-    with open(out / "losses.csv", "a", newline="") if rank == 0 else open(os.devnull, "w") as fh:
-        writer = csv.writer(fh)
-        while step < stop:
-            epoch, pos = divmod(step, steps_per_epoch)
-            batches = epoch_batches(len(ds), gb, config.seed, epoch)[pos:]
-            batches = batches[: stop - step]
-            sampler = [[(epoch, i) for i in b[rank * local_b:(rank + 1) * local_b]] for b in batches]
-            loader = torch.utils.data.DataLoader(ds, batch_sampler=sampler, num_workers=d.workers)
-            for batch in loader:
-                factor = lr_factor(config, step, steps_per_epoch)
-                model.set_lr(factor)
-                losses = model.step(batch["A"].to(device, non_blocking=True),
-                                    batch["B"].to(device, non_blocking=True))
-                values = mean_losses(losses, world)
-                finite_or_raise(values, step, epoch, out, ckpt_step)
-                step += 1
-                if rank == 0:
-                    writer.writerow(loss_row(step, epoch, config.optim.lr * factor, values, LOSS_NAMES))
-                    fh.flush()
-                bar.set_postfix_str(" ".join(f"{k}={v:.3f}" for k, v in values.items()))
-                bar.update(1)
-                if step % steps_per_epoch == 0 and rank == 0 and config.sample_images > 0:
-                    grid = _sample_grid(model, UnpairedDataset(recs_a, recs_b, d, train=False),
-                                        config.sample_images, device)
-                    write_png(out / "samples" / f"epoch_{step // steps_per_epoch:04d}.png", grid)
-                if step % config.checkpoint_every == 0 or step == stop:
-                    checkpoint(step)
-                    ckpt_step = step
-    bar.close()
+    stop = total if max_steps is None else min(total, start + max_steps)
+    step = training_loop(
+        model, ds, n_items=len(ds), config=config, out=out, rank=rank, world=world, device=device,
+        local_b=local_b, start=start, total=total, stop=stop, steps_per_epoch=steps_per_epoch,
+        lr_at=lambda s: lr_factor(config, s, steps_per_epoch), loss_names=LOSS_NAMES, checkpoint=checkpoint,
+        ckpt_step=ckpt_step, show_progress=show_progress,
+        sample=lambda: _sample_grid(model, UnpairedDataset(recs_a, recs_b, d, train=False),
+                                    config.sample_images, device))
     if step == total and rank == 0:
         save_atomic({"trainer": "cyclegan", "G_A": model.G_A.state_dict(), "G_B": model.G_B.state_dict(),
                      "config": config.to_dict(), "step": step, "layout": layout}, out / GENERATOR)

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import torch
 
+from p2peval.core.device import resolve_device
 from p2peval.core.errors import ConfigError, InputError
 from trainers.common.images import resize, to_tensor, to_uint8
 from trainers.common.results import refuse_foreign_images
-from p2peval.core.device import resolve_device
 from trainers.common.runtime import CHECKPOINT
 from trainers.cyclegan.data import list_domain, load_image
 from trainers.cyclegan.networks import build_generator
@@ -66,9 +66,9 @@ def translate(run: Path, data: Path, out: Path, direction: str = "AtoB", size: i
 
     ``split`` defaults to ``test`` for ``testA``/``testB`` folders and ``val`` otherwise.
     """
+    from p2peval.core.atomic import write_json_atomic
     from p2peval.core.imageio import write_png
     from p2peval.core.progress import progress
-    from p2peval.core.atomic import write_json_atomic
     from p2peval.report.scorefile import sha256_file
 
     dev = resolve_device(device)

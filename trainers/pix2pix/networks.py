@@ -12,9 +12,17 @@ import torch
 from torch import nn
 
 from p2peval.core.registry import Registry
-from trainers.common.networks import (NORMS, PatchDiscriminator, PixelDiscriminator,  # noqa: F401 (re-exported)
-                                      conv_bias, conv_layers, count_parameters, init_weights,
-                                      output_size, receptive_field)
+from trainers.common.networks import (  # noqa: F401 (re-exported)
+    NORMS,
+    PatchDiscriminator,
+    PixelDiscriminator,
+    conv_bias,
+    conv_layers,
+    count_parameters,
+    init_weights,
+    output_size,
+    receptive_field,
+)
 
 
 class UnetBlock(nn.Module):

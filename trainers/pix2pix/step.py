@@ -10,13 +10,18 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from p2peval.core.errors import ConfigError
 from trainers.common.runtime import autocast, ddp_wrap, fused_adam, memory_format
 from trainers.common.schedule import linear_decay_factor
 from trainers.pix2pix import losses as L
 from trainers.pix2pix.config import TrainConfig, channels
-from p2peval.core.errors import ConfigError
-from trainers.pix2pix.networks import (build_discriminator, build_generator, init_weights, output_size,
-                                         receptive_field)
+from trainers.pix2pix.networks import (
+    build_discriminator,
+    build_generator,
+    init_weights,
+    output_size,
+    receptive_field,
+)
 
 
 def build_networks(config: TrainConfig) -> tuple[nn.Module, nn.Module | None]:

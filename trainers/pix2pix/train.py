@@ -11,8 +11,6 @@ gradients are averaged by DistributedDataParallel.
 
 from __future__ import annotations
 
-import csv
-import os
 from pathlib import Path
 
 import numpy as np
@@ -37,12 +35,12 @@ from trainers.common.runtime import (  # noqa: F401
     rng_state,
     save_atomic,
     set_rng_state,
+    training_loop,
     untouched,
 )
 from trainers.pix2pix.config import TrainConfig, config_from_dict, save_config, validate
 from trainers.pix2pix.data import (
     PairDataset,
-    epoch_batches,
     lab_to_uint8,
     list_records,
     to_uint8,
@@ -87,8 +85,6 @@ def train(config: TrainConfig, out: Path, resume: bool = False, show_progress: b
     saved one) and starts fresh otherwise. ``max_steps`` stops after that many iterations in this
     call (with a checkpoint), as an interruption would; a later ``resume`` continues exactly.
     """
-    from p2peval.core.imageio import write_png
-    from p2peval.core.progress import progress
 
     config = validate(config)
     out = Path(out)
@@ -129,37 +125,14 @@ def train(config: TrainConfig, out: Path, resume: bool = False, show_progress: b
             save_atomic({"model": model.state_dict(), "step": step, "rng": rngs,
                           "config": config.to_dict(), "layout": layout}, out / CHECKPOINT)
 
-    bar = progress(total=total - start, desc=f"train {out.name}", unit="step",
-                   disable=not show_progress or rank != 0)
-    step, stop = start, total if max_steps is None else min(total, start + max_steps)
-    with open(out / "losses.csv", "a", newline="") if rank == 0 else open(os.devnull, "w") as fh:
-        writer = csv.writer(fh)
-        while step < stop:
-            epoch, pos = divmod(step, steps_per_epoch)
-            batches = epoch_batches(len(records), gb, config.seed, epoch)[pos:]
-            batches = batches[: stop - step]
-            sampler = [[(epoch, i) for i in b[rank * local_b:(rank + 1) * local_b]] for b in batches]
-            loader = torch.utils.data.DataLoader(ds, batch_sampler=sampler, num_workers=config.data.workers)
-            for batch in loader:
-                factor = lr_factor(config, step, total)
-                model.set_lr(factor)
-                losses = model.step(batch["A"].to(device, non_blocking=True),
-                                    batch["B"].to(device, non_blocking=True))
-                values = mean_losses(losses, world)
-                finite_or_raise(values, step, epoch, out, ckpt_step)
-                step += 1
-                if rank == 0:
-                    writer.writerow(loss_row(step, epoch, config.optim.lr * factor, values, LOSS_COLUMNS[3:]))
-                    fh.flush()
-                bar.set_postfix_str(" ".join(f"{k}={v:.3f}" for k, v in values.items()))
-                bar.update(1)
-                if step % steps_per_epoch == 0 and rank == 0 and config.sample_images > 0:
-                    grid = _sample_grid(model, PairDataset(records, config.data, train=False), config.sample_images, device)
-                    write_png(out / "samples" / f"epoch_{step // steps_per_epoch:04d}.png", grid)
-                if step % config.checkpoint_every == 0 or step == stop:
-                    checkpoint(step)
-                    ckpt_step = step
-    bar.close()
+    stop = total if max_steps is None else min(total, start + max_steps)
+    step = training_loop(
+        model, ds, n_items=len(records), config=config, out=out, rank=rank, world=world, device=device,
+        local_b=local_b, start=start, total=total, stop=stop, steps_per_epoch=steps_per_epoch,
+        lr_at=lambda s: lr_factor(config, s, total), loss_names=LOSS_COLUMNS[3:], checkpoint=checkpoint,
+        ckpt_step=ckpt_step, show_progress=show_progress,
+        sample=lambda: _sample_grid(model, PairDataset(records, config.data, train=False),
+                                    config.sample_images, device))
     if step == total and rank == 0:
         save_atomic({"G": model.G.state_dict(), "config": config.to_dict(), "step": step,
                       "layout": layout}, out / GENERATOR)

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import torch
 
+from p2peval.core.device import resolve_device
 from p2peval.core.errors import ConfigError, InputError
 from trainers.common.results import refuse_foreign_images
 from trainers.pix2pix.config import channels
 from trainers.pix2pix.data import PairDataset, lab_to_uint8, list_records, to_uint8
 from trainers.pix2pix.networks import build_generator
-from p2peval.core.device import resolve_device
 from trainers.pix2pix.train import CHECKPOINT, GENERATOR, read_config
 
 
@@ -66,9 +66,9 @@ def translate(run: Path, data: Path, out: Path, size: int | None = None, eval_mo
     ``rounding="truncate"`` converts to uint8 exactly as the reference's ``tensor2im`` does
     (see ``data.to_uint8``); the default rounds to the nearest level.
     """
+    from p2peval.core.atomic import write_json_atomic
     from p2peval.core.imageio import write_png
     from p2peval.core.progress import progress
-    from p2peval.core.atomic import write_json_atomic
     from p2peval.report.scorefile import sha256_file
 
     dev = resolve_device(device)
