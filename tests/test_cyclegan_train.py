@@ -16,8 +16,9 @@ import torch
 
 from p2peval.cli import main
 from p2peval.core.imageio import read_rgb, write_png
+from trainers.common.runtime import TrainingDiverged
 from trainers.cyclegan.config import CycleGANConfig, apply_overrides
-from trainers.cyclegan.train import TrainingDiverged, train
+from trainers.cyclegan.train import train
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 ROOT = Path(__file__).resolve().parents[1]

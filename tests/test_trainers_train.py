@@ -12,9 +12,9 @@ import torch
 
 from p2peval.cli import main
 from p2peval.core.imageio import read_rgb, write_png
+from trainers.common.runtime import TrainingDiverged
 from trainers.pix2pix.config import TrainConfig, apply_overrides
-from trainers.pix2pix.train import TrainingDiverged, train
-
+from trainers.pix2pix.train import train
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -57,8 +57,8 @@ def test_every_objective_trains(toy, tmp_path, objective):
         assert first.shape[1] == (6 if "cgan" in objective else 3)
     # training moved the generator away from a fresh initialisation with the same seed
     torch.manual_seed(0)
-    from trainers.pix2pix.step import build_networks
     from trainers.pix2pix.config import validate
+    from trainers.pix2pix.step import build_networks
     G0, _ = build_networks(validate(cfg(toy, f"loss.objective={objective}")))
     g = torch.load(run / "generator.pt", weights_only=False)["G"]
     assert any(not torch.equal(g[k], v) for k, v in G0.state_dict().items() if v.is_floating_point())
@@ -259,6 +259,7 @@ def test_cityscapes_native_convention(toy):
 def test_colorization_mode(toy, tmp_path):
     """L -> ab: the generator maps 1 channel to 2; translated images keep the input's lightness."""
     from skimage import color as skcolor
+
     from trainers.pix2pix.translate import translate
     c = cfg(toy / "pix2pix", "data.mode=colorization", "data.direction=AtoB", "steps=1")
     run = train(c, tmp_path / "run", show_progress=False)
@@ -280,6 +281,7 @@ def test_colorization_mode(toy, tmp_path):
 
 def test_colorspace_matches_skimage():
     from skimage import color as skcolor
+
     from trainers.pix2pix.colorspace import lab_to_rgb, rgb_to_lab
     rng = np.random.default_rng(1)
     x = rng.integers(0, 256, (40, 40, 3)).astype(np.uint8)

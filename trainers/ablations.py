@@ -143,10 +143,10 @@ def _check_finished(score_path: Path, config) -> None:
     """A finished variant is reused only if it was made with the same config."""
     from p2peval.core.errors import ConfigError
     from p2peval.report.scorefile import read_score
-    from trainers.pix2pix.train import _flatten
+    from trainers.common.config import flatten
 
-    made = _flatten((read_score(score_path).get("ablation") or {}).get("config") or {})
-    now = _flatten(config.to_dict())
+    made = flatten((read_score(score_path).get("ablation") or {}).get("config") or {})
+    now = flatten(config.to_dict())
     diffs = [k for k in now if k != "data.root" and made.get(k) != now[k]]
     if diffs:
         raise ConfigError(f"{score_path}: made with a different config (changed: {', '.join(diffs[:6])}); "

@@ -67,14 +67,21 @@ def _pix2pix_train(objective: str):
     return train
 
 
+def _train_command(trainer: str, default, config, data: Path, run: Path) -> str:
+    """The ``p2peval train`` line that makes ``config``: a ``--set`` for every key that differs
+    from the trainer's defaults (the dataset is ``--data``)."""
+    from trainers.common.config import flatten
+
+    base = flatten(default.to_dict())
+    sets = [f"--set {k}={v}" for k, v in flatten(config.to_dict()).items()
+            if base.get(k) != v and k != "data.root"]
+    return f"p2peval train {trainer} --data {data} --out {run} --resume {' '.join(sets)}"
+
+
 def _pix2pix_command(objective: str):
     def command(cfg: DemoConfig, data: Path, run: Path) -> str:
         from trainers.pix2pix.config import TrainConfig
-        from trainers.pix2pix.train import _flatten
-        default = _flatten(TrainConfig().to_dict())
-        sets = [f"--set {k}={v}" for k, v in _flatten(_pix2pix_config(cfg, data, objective).to_dict()).items()
-                if default.get(k) != v and k != "data.root"]
-        return f"p2peval train pix2pix --data {data} --out {run} --resume {' '.join(sets)}"
+        return _train_command("pix2pix", TrainConfig(), _pix2pix_config(cfg, data, objective), data, run)
     return command
 
 
@@ -127,12 +134,8 @@ def _cyclegan_train(cfg: DemoConfig, data: Path, run: Path, show_progress: bool)
 
 
 def _cyclegan_command(cfg: DemoConfig, data: Path, run: Path) -> str:
-    from trainers.common.config import flatten
     from trainers.cyclegan.config import CycleGANConfig
-    default = flatten(CycleGANConfig().to_dict())
-    sets = [f"--set {k}={v}" for k, v in flatten(_cyclegan_config(cfg, data).to_dict()).items()
-            if default.get(k) != v and k != "data.root"]
-    return f"p2peval train cyclegan --data {data} --out {run} --resume {' '.join(sets)}"
+    return _train_command("cyclegan", CycleGANConfig(), _cyclegan_config(cfg, data), data, run)
 
 
 def _cyclegan_finished(run: Path) -> bool:

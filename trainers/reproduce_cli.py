@@ -36,8 +36,6 @@ def run(args):
     if not args.preset:
         raise ConfigError(f"give a preset name; valid choices: {', '.join(PRESETS.names())}")
     get_preset(args.preset)  # unknown names fail before anything is written
-    if args.threads < 1:
-        raise ConfigError(f"--threads must be >= 1, got {args.threads}")
     import torch
 
     torch.set_num_threads(args.threads)

@@ -15,7 +15,7 @@ def add_arguments(p) -> None:
                    help="score files (fcn-score, label-score, color-hist, study)")
     p.add_argument("--out", required=True, help="HTML file to write")
     p.add_argument("--title", default="p2peval report", help="page title")
-    p.add_argument("--frames", type=positive_int, default=4,
+    p.add_argument("--frames", type=nonneg_int, default=4,
                    help="frames where the rows differ most to show (default 4; 0: none)")
     p.add_argument("--scorer", default=None,
                    help="scorer checkpoint for the segmentations (default: the one named in each "
@@ -26,11 +26,8 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from p2peval.core.errors import ConfigError
     from p2peval.report.html import write_report
 
-    if args.n_resamples < 1:
-        raise ConfigError(f"--n-resamples must be >= 1, got {args.n_resamples}")
     out = write_report(args.scores, args.out, title=args.title, n_frames=args.frames,
                        scorer=args.scorer, n_resamples=args.n_resamples, seed=args.seed)
     print(f"wrote {out}")

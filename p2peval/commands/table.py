@@ -44,8 +44,6 @@ def run(args):
         return 0
     if not (0 < args.level < 1):
         raise ConfigError(f"--level must be in (0, 1), got {args.level}")
-    if args.n_resamples < 1:
-        raise ConfigError(f"--n-resamples must be >= 1, got {args.n_resamples}")
     fmt = args.format
     if fmt is None and args.out:
         fmt = {".md": "md", ".tex": "latex", ".csv": "csv", ".html": "html"}.get(Path(args.out).suffix.lower(), "md")

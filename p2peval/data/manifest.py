@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from p2peval.core.errors import InputError
+from p2peval.core.jsonfile import read_json_object
 
 LABEL_KEYS = ("label", "name", "variant")
 
@@ -15,13 +14,7 @@ def read_manifest(folder: str | Path) -> dict | None:
     path = Path(folder) / "manifest.json"
     if not path.is_file():
         return None
-    try:
-        obj = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise InputError(f"unreadable manifest ({e})", path) from None
-    if not isinstance(obj, dict):
-        raise InputError("manifest is not a JSON object", path)
-    return obj
+    return read_json_object(path, "manifest")
 
 
 def manifest_label(manifest: dict | None) -> str | None:

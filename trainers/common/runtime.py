@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import json
 import math
 import os
 from collections.abc import Callable, Iterable
@@ -143,10 +142,11 @@ def read_json_config(run: Path, parse: Callable[[dict], object], what: str):
     path = Path(run) / "config.json"
     if not path.is_file():
         raise InputError(f"not a {what} run folder (no config.json)", run)
+    from p2peval.core.jsonfile import read_json_object
+
+    d = read_json_object(path, "config")
     try:
-        return parse(json.loads(path.read_text()))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise InputError(f"unreadable config ({e})", path) from None
+        return parse(d)
     except ConfigError as e:
         raise InputError(str(e), path) from None
 

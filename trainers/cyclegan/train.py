@@ -24,17 +24,11 @@ import torch
 
 from p2peval.core.errors import ConfigError, InputError
 from trainers.common.images import to_uint8
-from trainers.common.runtime import (  # noqa: F401
+from trainers.common.runtime import (
     CHECKPOINT,
-    TrainingDiverged,
     barrier,
-    dist_env,
-    finite_or_raise,
     gather,
-    init_distributed,
     join_processes,
-    loss_row,
-    mean_losses,
     prepare_run,
     read_json_config,
     rewrite_losses,
@@ -60,17 +54,12 @@ LOSS_COLUMNS = ("step", "epoch", "lr", *LOSS_NAMES)
 def run_trainer(run: Path) -> str:
     """``cyclegan`` or ``pix2pix``: which trainer wrote the run folder (pix2pix configs have no
     ``trainer`` key)."""
-    import json
+    from p2peval.core.jsonfile import read_json_object
+
     path = Path(run) / "config.json"
     if not path.is_file():
         raise InputError("not a run folder (no config.json)", run)
-    try:
-        d = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise InputError(f"unreadable config ({e})", path) from None
-    if not isinstance(d, dict):
-        raise InputError("not a run config (expected a JSON object)", path)
-    return str(d.get("trainer", "pix2pix"))
+    return str(read_json_object(path, "config").get("trainer", "pix2pix"))
 
 
 def read_config(run: Path) -> CycleGANConfig:

@@ -17,18 +17,11 @@ import numpy as np
 import torch
 
 from p2peval.core.errors import ConfigError, InputError
-from trainers.common.config import flatten as _flatten  # noqa: F401 (re-exported)
-from trainers.common.runtime import (  # noqa: F401
+from trainers.common.runtime import (
     CHECKPOINT,
-    TrainingDiverged,
     barrier,
-    dist_env,
-    finite_or_raise,
     gather,
-    init_distributed,
     join_processes,
-    loss_row,
-    mean_losses,
     prepare_run,
     read_json_config,
     rewrite_losses,
